@@ -91,8 +91,20 @@ public static class DatasetDownloader
         long written = 0;
         int nextTenth = 1;
         var clock = Stopwatch.StartNew();
-        for (int n; (n = body.Read(buffer)) > 0;)
+        while (true)
         {
+            int n;
+            try
+            {
+                n = body.Read(buffer);
+            }
+            catch (HttpIOException e) when (e.HttpRequestError == HttpRequestError.ResponseEnded)
+            {
+                throw new IOException(
+                    $"truncated download: the connection closed after {written} of the {length?.ToString() ?? "?"} bytes announced", e);
+            }
+            if (n == 0)
+                break;
             file.Write(buffer, 0, n);
             written += n;
             if (length > 0 && written * 10 >= nextTenth * length)
@@ -102,7 +114,7 @@ public static class DatasetDownloader
             }
         }
         if (length.HasValue && written != length.Value)
-            throw new IOException($"the body ended after {written} of the {length} bytes announced (Content-Length): truncated download");
+            throw new IOException($"truncated download: the body ended after {written} of the {length} bytes announced (Content-Length)");
         if (!length.HasValue)
             log($"  {Mb(written)} in {clock.Elapsed.TotalSeconds:F1} s");
     }
