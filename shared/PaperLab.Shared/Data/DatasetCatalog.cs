@@ -45,7 +45,7 @@ public sealed record DatasetSpec(
 {
     /// <summary>The file named <paramref name="name"/> (its <see cref="DataFile.Name"/>).</summary>
     /// <exception cref="ArgumentException">No such file in this dataset.</exception>
-    public DataFile File(string name) =>
+    public DataFile FileNamed(string name) =>
         Files.FirstOrDefault(f => f.Name == name)
         ?? throw new ArgumentException($"dataset {Name} has no file {name}; its files: {string.Join(", ", Files.Select(f => f.Name))}", nameof(name));
 
