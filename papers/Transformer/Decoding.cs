@@ -29,7 +29,7 @@ public static class Decoding
         Tensor done = zeros(b, ScalarType.Bool);
         for (int t = 0; t < maxLength; t++)
         {
-            Tensor next = model.Decode(memory, srcMask, ys).select(1, -1).argmax(-1);   // (B)
+            Tensor next = model.Decode(memory, srcMask, ys, lastOnly: true).select(1, -1).argmax(-1);   // (B)
             next = next.masked_fill(done, Vocabulary.PadId);                            // finished rows: padding
             ys = cat(new[] { ys, next.unsqueeze(1) }, 1);
             done = done.logical_or(next.eq(Vocabulary.EosId));
@@ -70,7 +70,7 @@ public static class Decoding
 
         for (int t = 0; t < maxLength; t++)
         {
-            Tensor logp = nn.functional.log_softmax(model.Decode(memory, srcMask, ys).select(1, -1), -1); // (B·k, V)
+            Tensor logp = nn.functional.log_softmax(model.Decode(memory, srcMask, ys, lastOnly: true).select(1, -1), -1); // (B·k, V)
             long v = logp.shape[1];
             logp = logp.view(b, k, v);
             // A finished hypothesis can only be continued by padding, at no cost.

@@ -385,12 +385,14 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
     /// <param name="memory">(B, S, d_model) from <see cref="Encode"/>.</param>
     /// <param name="srcMask">(B, 1, 1, S) bool.</param>
     /// <param name="tgtIn">(B, T) int64 decoder input starting with BOS.</param>
-    public Tensor Decode(Tensor memory, Tensor srcMask, Tensor tgtIn)
+    /// <param name="lastOnly">Project only the last position: (B, 1, V_target) logits, all decoding needs.</param>
+    public Tensor Decode(Tensor memory, Tensor srcMask, Tensor tgtIn, bool lastOnly = false)
     {
         Tensor tgtMask = SequenceMasks.CausalAndPadding(tgtIn, Vocabulary.PadId);
         Tensor x = tgt_embed.forward(tgtIn);
         foreach (var layer in decoder) x = layer.forward(x, memory, srcMask, tgtMask);
         if (decoder_norm is not null) x = decoder_norm.forward(x);
+        if (lastOnly) x = x.narrow(1, x.shape[1] - 1, 1);
         return functional.linear(x, tgt_embed.Weight); // x Eᵀ: the output projection shares the target embedding (§3.4)
     }
 
