@@ -29,10 +29,12 @@ public static class Decoding
         Tensor done = zeros(b, ScalarType.Bool);
         for (int t = 0; t < maxLength; t++)
         {
+            // Each step's intermediate tensors are freed at the end of the step; only ys and done live on.
+            using var stepScope = NewDisposeScope();
             Tensor next = model.Decode(memory, srcMask, ys, lastOnly: true).select(1, -1).argmax(-1);   // (B)
             next = next.masked_fill(done, Vocabulary.PadId);                            // finished rows: padding
-            ys = cat(new[] { ys, next.unsqueeze(1) }, 1);
-            done = done.logical_or(next.eq(Vocabulary.EosId));
+            ys = cat(new[] { ys, next.unsqueeze(1) }, 1).MoveToOuterDisposeScope();
+            done = done.logical_or(next.eq(Vocabulary.EosId)).MoveToOuterDisposeScope();
             if (done.all().item<bool>()) break;
         }
         return Rows(ys);
@@ -70,6 +72,8 @@ public static class Decoding
 
         for (int t = 0; t < maxLength; t++)
         {
+            // Each step's intermediate tensors are freed at the end of the step; only the beam state lives on.
+            using var stepScope = NewDisposeScope();
             Tensor logp = nn.functional.log_softmax(model.Decode(memory, srcMask, ys, lastOnly: true).select(1, -1), -1); // (B·k, V)
             long v = logp.shape[1];
             logp = logp.view(b, k, v);
@@ -82,11 +86,11 @@ public static class Decoding
             Tensor origin = index.div(v, rounding_mode: RoundingMode.floor);                  // which hypothesis it extends
             Tensor token = index.remainder(v);
             Tensor rows = (rowBase + origin).view(-1);
-            ys = cat(new[] { ys.index_select(0, rows), token.view(-1, 1) }, 1);
+            ys = cat(new[] { ys.index_select(0, rows), token.view(-1, 1) }, 1).MoveToOuterDisposeScope();
             Tensor wasFinished = finished.gather(1, origin);
-            lengths = lengths.gather(1, origin) + wasFinished.logical_not().to(ScalarType.Int64);
-            finished = wasFinished.logical_or(token.eq(Vocabulary.EosId));
-            scores = best;
+            lengths = (lengths.gather(1, origin) + wasFinished.logical_not().to(ScalarType.Int64)).MoveToOuterDisposeScope();
+            finished = wasFinished.logical_or(token.eq(Vocabulary.EosId)).MoveToOuterDisposeScope();
+            scores = best.MoveToOuterDisposeScope();
             if (finished.all().item<bool>()) break;
         }
         Tensor penalty = pow((lengths.to(ScalarType.Float32) + 5) / 6, alpha);

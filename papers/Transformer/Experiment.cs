@@ -30,20 +30,21 @@ namespace PaperLab.Papers.Transformer;
 /// <param name="PreLayerNorm">Pre-LN instead of the paper's post-LN.</param>
 /// <param name="MinFrequency">Training-set occurrences a word needs to get its own id (rarer: &lt;unk&gt;).</param>
 /// <param name="TrainLimit">Only the first N training pairs; null: all 29,000.</param>
+/// <param name="MaxExtraLength">Decoded outputs may be up to source length + this many tokens (§6.1: 50).</param>
 /// <param name="Steps">Stop after this many optimizer steps instead of <paramref name="Epochs"/> epochs (for sizing runs); null: epochs.</param>
 /// <param name="ValLimit">Only the first N validation pairs; null: all 1,014.</param>
 /// <param name="TestLimit">Only the first N test pairs; null: all 1,000.</param>
 public sealed record TransformerConfig(
     int Epochs = 11, int BatchTokens = 3000, double LrFactor = 0.5, int Warmup = 600, int Beam = 4, double LengthPenalty = 0.6,
     int N = 3, int DModel = 256, int H = 8, int DFf = 512, double PDrop = 0.1, double LabelSmoothing = 0.1,
-    bool PreLayerNorm = false, int MinFrequency = 2, int? TrainLimit = null, int? ValLimit = null, int? TestLimit = null, int? Steps = null)
+    bool PreLayerNorm = false, int MinFrequency = 2, int? TrainLimit = null, int? ValLimit = null, int? TestLimit = null, int? Steps = null, int MaxExtraLength = 50)
 {
     /// <summary>The configuration of the reproduced result (see README's results table).</summary>
     public static TransformerConfig Default => new();
 
     /// <summary>A tiny model on 2,000 pairs for a few epochs: seconds of training, what CI runs.</summary>
     public static TransformerConfig Smoke => new(Epochs: 5, BatchTokens: 1500, LrFactor: 0.5, Warmup: 30, Beam: 2, N: 2, DModel: 64, H: 4,
-                                                 DFf: 128, TrainLimit: 2000, ValLimit: 50, TestLimit: 50);
+                                                 DFf: 128, TrainLimit: 2000, ValLimit: 50, TestLimit: 50, MaxExtraLength: 10);
 
     /// <summary>The model sizes for vocabularies of the given sizes.</summary>
     public ModelConfig Model(int sourceVocab, int targetVocab) =>
@@ -198,7 +199,7 @@ public static class Experiment
             Evaluate = _ =>
             {
                 double nll = NegativeLogLikelihood(model, valBatches);
-                var hyps = Decoding.Translate(model, valBleuSources, beam: 1, alpha: 0);
+                var hyps = Decoding.Translate(model, valBleuSources, beam: 1, alpha: 0, config.MaxExtraLength);
                 var bleu = Score(hyps, valBleuReferences, corpus.Target);
                 return new Dictionary<string, double> { ["val/nll"] = nll, ["val/perplexity"] = Math.Exp(nll), ["val/bleu_greedy"] = bleu.Score };
             },
@@ -208,10 +209,10 @@ public static class Experiment
 
         progress.Line($"translating the test set (beam {config.Beam}, α {config.LengthPenalty})…");
         var decodeClock = Stopwatch.StartNew();
-        var testHyps = Decoding.Translate(model, corpus.Test.SourceIds, config.Beam, config.LengthPenalty);
+        var testHyps = Decoding.Translate(model, corpus.Test.SourceIds, config.Beam, config.LengthPenalty, config.MaxExtraLength);
         double decodeSeconds = decodeClock.Elapsed.TotalSeconds;
         var testBleu = Score(testHyps, corpus.Test.References, corpus.Target);
-        var greedyHyps = Decoding.Translate(model, corpus.Test.SourceIds, 1, 0);
+        var greedyHyps = Decoding.Translate(model, corpus.Test.SourceIds, 1, 0, config.MaxExtraLength);
         var greedyBleu = Score(greedyHyps, corpus.Test.References, corpus.Target);
         double testNll = NegativeLogLikelihood(model, new TokenBatches(corpus.Test.SourceIds, corpus.Test.TargetIds, config.BatchTokens));
         progress.Line($"test {testBleu} (beam {config.Beam}); greedy {greedyBleu.Score:F2}; decoding took {decodeSeconds:F0} s");
@@ -235,15 +236,18 @@ public static class Experiment
             ["bleu_tokenisation"] = "lower-cased words and punctuation (Microsoft.ML.Tokenizers word-or-punctuation pre-tokenizer); references keep words unknown to the model",
             ["test_nll"] = testNll,
             ["test_perplexity"] = Math.Exp(testNll),
-            ["val_bleu_greedy"] = result.LastEvaluation.GetValueOrDefault("val/bleu_greedy"),
-            ["val_perplexity"] = result.LastEvaluation.GetValueOrDefault("val/perplexity"),
+            // the last evaluation, of this process or (resumed at the end) carried over from the checkpoint's run
+            ["val_bleu_greedy"] = run.Metrics.Series("val", "bleu_greedy").Values.LastOrDefault(),
+            ["val_perplexity"] = run.Metrics.Series("val", "perplexity").Values.LastOrDefault(),
             ["epochs"] = config.Epochs,
             ["steps"] = result.Steps,
-            ["train_seconds"] = result.TrainSeconds,
+            // A run resumed at its last step (only decoding and the report) trained nothing in this process: null, not 0.
+            ["train_seconds"] = stepsHere > 0 ? result.TrainSeconds : null,
             ["wall_seconds"] = wall.Elapsed.TotalSeconds,
             ["test_decode_seconds"] = decodeSeconds,
-            ["tokens_per_second"] = tokensPerSecond,
-            ["source_plus_target_tokens_per_second"] = result.TrainSeconds > 0 ? stepsHere * (tokensPerStep + sourceTokensPerStep) / result.TrainSeconds : 0,
+            ["tokens_per_second"] = stepsHere > 0 ? tokensPerSecond : null,
+            ["source_plus_target_tokens_per_second"] = stepsHere > 0 ? stepsHere * (tokensPerStep + sourceTokensPerStep) / result.TrainSeconds : null,
+            ["steps_this_process"] = stepsHere,
             ["parameters"] = parameters,
             ["vocab_source"] = corpus.Source.Count,
             ["vocab_target"] = corpus.Target.Count,
@@ -259,8 +263,12 @@ public static class Experiment
     }
 
     /// <summary>The README results-table row: | BLEU (beam) | greedy | params | N/d_model/h/d_ff | epochs | train s | tokens/s |.</summary>
-    public static string ResultsRow(IReadOnlyDictionary<string, object?> s, TransformerConfig c) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"| {(double)s["bleu"]!:F2} | {(double)s["bleu_greedy"]!:F2} | {(long)s["parameters"]! / 1e6:F1} M | {c.N}/{c.DModel}/{c.H}/{c.DFf} | {c.Epochs} | {(double)s["train_seconds"]!:F0} | {(double)s["tokens_per_second"]!:F0} |");
+    public static string ResultsRow(IReadOnlyDictionary<string, object?> s, TransformerConfig c)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string Or(object? v, string format) => v is double d ? d.ToString(format, inv) : "—";
+        return string.Create(inv, $"| {(double)s["bleu"]!:F2} | {(double)s["bleu_greedy"]!:F2} | {(long)s["parameters"]! / 1e6:F1} M | {c.N}/{c.DModel}/{c.H}/{c.DFf} | {c.Epochs} | {Or(s["train_seconds"], "F0")} | {Or(s["tokens_per_second"], "F0")} |");
+    }
 
     /// <summary>Reads, tokenises and encodes Multi30k de→en; the vocabularies come from the training pairs only.</summary>
     /// <exception cref="DatasetNotFoundException">Multi30k cannot be found or downloaded.</exception>

@@ -67,9 +67,10 @@ public static class Report
             new[] { $"this run, beam {config.Beam}, α {config.LengthPenalty.ToString(inv)}", bleu.Score.ToString("F2", inv), bleu.ToString() },
             new[] { "this run, greedy", greedy.Score.ToString("F2", inv), greedy.ToString() },
         });
+        string Or(object? v) => v is double d ? d.ToString("F0", inv) : "— (resumed run: trained in an earlier process)";
         page.Table(new[] { "train s", "target tokens/s", "epochs", "steps", "threads" }, new[]
         {
-            new[] { ((double)summary["train_seconds"]!).ToString("F0", inv), ((double)summary["tokens_per_second"]!).ToString("F0", inv),
+            new[] { Or(summary["train_seconds"]), Or(summary["tokens_per_second"]),
                     config.Epochs.ToString(inv), summary["steps"]!.ToString()!, summary["threads"]!.ToString()! },
         });
 

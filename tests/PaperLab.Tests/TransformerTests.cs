@@ -319,7 +319,7 @@ public class TransformerTests
     {
         string data = Environment.GetEnvironmentVariable("PAPERLAB_DATA") ?? Path.GetFullPath("../../shared/data");
         string outDir = Path.Combine(Path.GetTempPath(), "transformer-smoke-" + Guid.NewGuid().ToString("N"));
-        var run = Experiment.Run(TransformerConfig.Smoke, new CommonOptions(0, 2, outDir, data, null, true), TrainingProgress.Silent());
+        var run = Experiment.Run(TransformerConfig.Smoke, new CommonOptions(0, 1, outDir, data, null, true), TrainingProgress.Silent());
         using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
         var root = summary.RootElement;
         Assert.InRange(root.GetProperty("bleu").GetDouble(), 0, 100);
