@@ -206,6 +206,7 @@ public static class Experiment
         };
         var result = trainer.Run(common.Resume);
         PyTorchExport.Save(model, run.File("model.pt"));
+        model.save(run.File("model.weights")); // TorchSharp's own format, for LoadRun (no PyTorch bridge needed)
 
         progress.Line($"translating the test set (beam {config.Beam}, α {config.LengthPenalty})…");
         var decodeClock = Stopwatch.StartNew();
@@ -294,12 +295,13 @@ public static class Experiment
 
     /// <summary>
     /// The trained model of a run folder, with its vocabularies: config.json's hyperparameters,
-    /// vocab.de.txt / vocab.en.txt and model.pt (PyTorch state dict). For notebooks and later decoding.
+    /// vocab.de.txt / vocab.en.txt and model.weights (TorchSharp format), else model.pt (PyTorch state dict).
+    /// For notebooks and later decoding.
     /// </summary>
     /// <exception cref="FileNotFoundException">One of the files is missing (the run did not finish).</exception>
     public static (Transformer Model, TransformerConfig Config, Vocabulary Source, Vocabulary Target) LoadRun(string runDir)
     {
-        foreach (var f in new[] { "config.json", "vocab.de.txt", "vocab.en.txt", "model.pt" })
+        foreach (var f in new[] { "config.json", "vocab.de.txt", "vocab.en.txt" })
             if (!File.Exists(Path.Combine(runDir, f)))
                 throw new FileNotFoundException($"{f} is missing from {runDir}; only a finished run folder can be loaded", Path.Combine(runDir, f));
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "config.json")));
@@ -308,7 +310,10 @@ public static class Experiment
         var de = Vocabulary.Load(Path.Combine(runDir, "vocab.de.txt"));
         var en = Vocabulary.Load(Path.Combine(runDir, "vocab.en.txt"));
         var model = new Transformer(config.Model(de.Count, en.Count));
-        PyTorchExport.Load(model, Path.Combine(runDir, "model.pt"));
+        string weights = Path.Combine(runDir, "model.weights"), pt = Path.Combine(runDir, "model.pt");
+        if (File.Exists(weights)) model.load(weights);
+        else if (File.Exists(pt)) PyTorchExport.Load(model, pt);
+        else throw new FileNotFoundException($"neither model.weights nor model.pt is in {runDir}; only a finished run folder can be loaded", weights);
         model.eval();
         return (model, config, de, en);
     }

@@ -327,7 +327,7 @@ public class TransformerTests
         Assert.Equal("bleu", root.GetProperty("published").GetProperty("metric").GetString());
         // learning happened: validation perplexity far below the uniform guess over the English vocabulary
         Assert.True(root.GetProperty("val_perplexity").GetDouble() < root.GetProperty("vocab_target").GetDouble() / 4);
-        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt", "report.html", "translations.tsv", "vocab.de.txt", "vocab.en.txt" })
+        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt", "model.weights", "report.html", "translations.tsv", "vocab.de.txt", "vocab.en.txt" })
             Assert.True(File.Exists(run.File(f)), $"{f} missing from the run folder");
         Directory.Delete(outDir, true);
     }
