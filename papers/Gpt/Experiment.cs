@@ -33,7 +33,7 @@ namespace PaperLab.Papers.Gpt;
 /// <param name="TopK">Sample among the k most likely characters.</param>
 public sealed record GptRunConfig(GptConfig Model, int BatchSize, int MaxIters, double Lr, double MinLr, int WarmupIters,
                                   int LrDecayIters, double WeightDecay = 0.1, double Beta1 = 0.9, double Beta2 = 0.99,
-                                  double GradClip = 1.0, int EvalInterval = 250, int EvalIters = 20, int FinalEvalIters = 200,
+                                  double GradClip = 1.0, int EvalInterval = 250, int EvalIters = 20, int FinalEvalIters = 100,
                                   int SampleTokens = 500, double Temperature = 0.8, int TopK = 200)
 {
     /// <summary>
@@ -96,6 +96,13 @@ public sealed record Published(string Metric, double Value, string Source)
 /// <summary>Command-line entry of the GPT experiment.</summary>
 public static class Experiment
 {
+    /// <summary>
+    /// libtorch threads when --threads is not given: 1. At n_embd 128 the matrices are too small for a second
+    /// OpenMP thread to pay for its synchronisation, and on a shared 2-core machine two threads collapse
+    /// (README, "Threads": 8.7k tokens/s with one thread against 1.3k with two, same run, same load).
+    /// </summary>
+    public const int DefaultThreads = 1;
+
     /// <summary>Parses the command line, runs the experiment, prints the run folder last. Exit 0, 1 (failure) or 2 (usage).</summary>
     public static int Main(string[] args)
     {
@@ -177,7 +184,7 @@ public static class Experiment
     /// <exception cref="NonFiniteLossException">Training diverged.</exception>
     public static RunFolder Run(GptRunConfig config, CommonOptions common, string preset = "cpu", TrainingProgress? progress = null)
     {
-        int threads = common.Threads ?? System.Environment.ProcessorCount;
+        int threads = common.Threads ?? DefaultThreads;
         torch.set_num_threads(threads);
         progress ??= TrainingProgress.ForConsole();
         var wall = System.Diagnostics.Stopwatch.StartNew();
