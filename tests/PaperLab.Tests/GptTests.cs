@@ -129,7 +129,7 @@ public class GptTests(ShakespeareFixture shakespeare)
         var c = GptRunConfig.Cpu;
         Assert.Equal(1.0 / 101, c.LrFactor(0), 12);
         Assert.Equal(1.0, c.LrFactor(c.WarmupIters), 12);
-        Assert.Equal(0.55, c.LrFactor((c.WarmupIters + c.LrDecayIters) / 2), 12);  // halfway: (1 + 0.1) / 2
+        Assert.Equal(0.55, c.LrFactor((c.WarmupIters + c.LrDecayIters) / 2), 12);  // halfway: (1 + 0.1) / 2, min lr = lr / 10
         Assert.Equal(0.1, c.LrFactor(c.LrDecayIters), 12);
         Assert.Equal(0.1, c.LrFactor(c.LrDecayIters + 500), 12);
     }
