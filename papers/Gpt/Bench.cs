@@ -35,6 +35,16 @@ public static class Bench
         return best;
     }
 
+    /// <summary>Characters per second when sampling <paramref name="tokens"/> from one newline (after a short untimed warm-up).</summary>
+    public static double GenerationRate(Gpt model, bool useCache, int tokens = 500)
+    {
+        using var prompt = zeros(1, 1, dtype: int64);
+        model.Generate(prompt, 20, generator: new Generator(0), useCache: useCache).Dispose();
+        var clock = Stopwatch.StartNew();
+        model.Generate(prompt, tokens, 0.8, 200, new Generator(0), useCache).Dispose();
+        return tokens / clock.Elapsed.TotalSeconds;
+    }
+
     /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/> untimed ones and prints one JSON line.</summary>
     /// <returns>The printed measurements.</returns>
     public static Dictionary<string, object> Run(GptRunConfig config, int threads, int steps = 100, int warmup = 10)
@@ -61,6 +71,7 @@ public static class Bench
         for (int i = 0; i < steps; i++) Step();
         double tokensPerSecond = steps * tokens / clock.Elapsed.TotalSeconds;
         double gemm = GemmGflops();
+        double cached = GenerationRate(model, useCache: true), uncached = GenerationRate(model, useCache: false);
         double modelGflops = tokensPerSecond * FlopsPerToken(config.Model) / 1e9;
         var result = new Dictionary<string, object>
         {
@@ -72,6 +83,8 @@ public static class Bench
             ["gemm_gflops_1024"] = gemm,
             ["mfu"] = modelGflops / gemm,
             ["parameters"] = model.parameters().Sum(p => p.numel()),
+            ["generate_tokens_per_second_cached"] = cached,
+            ["generate_tokens_per_second_uncached"] = uncached,
         };
         Console.WriteLine(JsonSerializer.Serialize(result));
         return result;
