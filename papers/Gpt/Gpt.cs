@@ -371,6 +371,8 @@ public sealed class Gpt : Module<Tensor, Tensor>
     {
         if (temperature <= 0) throw new ArgumentException($"temperature must be greater than 0, got {temperature}", nameof(temperature));
         if (topK is < 1) throw new ArgumentException($"top-k must be at least 1, got {topK}", nameof(topK));
+        if (maxNewTokens < 0) throw new ArgumentException($"cannot generate {maxNewTokens} tokens", nameof(maxNewTokens));
+        if (idx.dim() != 2 || idx.shape[1] < 1) throw new ArgumentException($"the prompt must be (B, T0) token ids with T0 ≥ 1, got ({string.Join(", ", idx.shape)})", nameof(idx));
         using var noGrad = no_grad();
         bool wasTraining = training;
         eval();
@@ -378,7 +380,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
         try
         {
             using var scope = NewDisposeScope();
-            Tensor output = idx;
+            Tensor output = idx.clone();   // owned by this scope, so it can be moved out even when no token is added
             Tensor? pending = null;      // tokens not yet fed through the cached model
             for (int i = 0; i < maxNewTokens; i++)
             {
