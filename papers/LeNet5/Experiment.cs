@@ -21,11 +21,20 @@ namespace PaperLab.Papers.LeNet5;
 /// <param name="WeightDecay">L2 penalty coefficient (Adam's weight_decay).</param>
 /// <param name="TrainLimit">Use only the first N training images (smoke runs); null: all 60,000.</param>
 /// <param name="TestLimit">Use only the first N test images; null: all 10,000.</param>
+/// <param name="MaxShift">Training-time random translation, in pixels (0: none).</param>
+/// <param name="Flip">Training-time random left–right mirroring (clothing only: a mirrored digit is another glyph).</param>
 public sealed record LeNet5Config(string Dataset = "mnist", int Epochs = 12, int BatchSize = 64, double Lr = 2e-3,
-                                  double WeightDecay = 0.0, int? TrainLimit = null, int? TestLimit = null)
+                                  double WeightDecay = 0.0, int? TrainLimit = null, int? TestLimit = null,
+                                  int MaxShift = 0, bool Flip = false)
 {
-    /// <summary>The configuration of the reproduced result (see README's results table).</summary>
-    public static LeNet5Config Default(string dataset) => new(dataset);
+    /// <summary>
+    /// The configuration of the reproduced results (see README's results table). MNIST: the paper's setting,
+    /// no distortions. Fashion-MNIST: mirroring and ±2-pixel shifts and more epochs, the usual recipe for
+    /// clothing, since a 61k-parameter network overfits it within a few epochs otherwise.
+    /// </summary>
+    public static LeNet5Config Default(string dataset) => dataset == "mnist"
+        ? new(dataset)
+        : new(dataset, Epochs: 20, MaxShift: 2, Flip: true);
 
     /// <summary>A few hundred real images for a few epochs: seconds of training, what CI runs.</summary>
     public static LeNet5Config Smoke(string dataset) => new(dataset, Epochs: 4, BatchSize: 32, Lr: 2e-3, TrainLimit: 640, TestLimit: 500);
@@ -111,8 +120,10 @@ public static class Experiment
         // half-cosine decay of the learning rate from Lr to 0 over the run
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, s => 0.5 * (1 + Math.Cos(Math.PI * Math.Min(s, totalSteps) / totalSteps)));
 
+        double black = -stats.Mean / stats.Std; // a 0 pixel after normalisation
+        Tensor Augment(Tensor x) => config.MaxShift > 0 || config.Flip ? ImageAugment.ShiftAndFlip(x, config.MaxShift, config.Flip, black) : x;
         var trainer = new Trainer(model, optimizer, loader,
-            (x, y) => nn.functional.cross_entropy(model.forward(x), y),
+            (x, y) => nn.functional.cross_entropy(model.forward(Augment(x)), y),
             new TrainSettings
             {
                 Epochs = config.Epochs, Seed = common.Seed, LogEvery = Math.Max(1, loader.BatchesPerEpoch / 4),
