@@ -66,6 +66,11 @@ public static class Experiment
         var epochs = cli.Add(new Option<int?>("--epochs") { Description = "passes over the training set" });
         var batch = cli.Add(new Option<int?>("--batch-size") { Description = "images per optimizer step" });
         var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (Adam, cosine decay to 0)" });
+        var weightDecay = cli.Add(new Option<double?>("--weight-decay") { Description = "L2 penalty of Adam (default 0)" });
+        var shift = cli.Add(new Option<int?>("--shift") { Description = "random training shifts of up to N pixels (default: 0 for MNIST, 2 for Fashion-MNIST)" });
+        var flip = cli.Add(new Option<bool?>("--flip") { Description = "random left-right mirroring in training (default: on for Fashion-MNIST only)" });
+        PaperCommandLine.AtLeast(weightDecay, 0.0);
+        PaperCommandLine.AtLeast(shift, 0);
         PaperCommandLine.AtLeast(epochs, 1);
         PaperCommandLine.AtLeast(batch, 1);
         PaperCommandLine.Positive(lr);
@@ -79,6 +84,9 @@ public static class Experiment
             Epochs = parsed.GetValue(epochs) ?? config.Epochs,
             BatchSize = parsed.GetValue(batch) ?? config.BatchSize,
             Lr = parsed.GetValue(lr) ?? config.Lr,
+            WeightDecay = parsed.GetValue(weightDecay) ?? config.WeightDecay,
+            MaxShift = parsed.GetValue(shift) ?? config.MaxShift,
+            Flip = parsed.GetValue(flip) ?? config.Flip,
         };
         try
         {
