@@ -1,0 +1,103 @@
+// LeNet-5, from
+//   Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. "Gradient-Based Learning Applied to Document Recognition".
+//   Proceedings of the IEEE 86(11), 1998. Section II.B ("LeNet-5") and Fig. 2; results in Section III.C.
+//
+// The network reads a 32×32 image: MNIST's 28×28 digits sit centred in that field, which is what
+// zero-padding the 28×28 input by 2 pixels does. Then, as in Fig. 2:
+//
+//   C1  convolution, 6 maps of 28×28, 5×5 kernels          (paper: 156 trainable parameters)
+//   S2  2×2 subsampling → 6 maps of 14×14
+//   C3  convolution, 16 maps of 10×10, 5×5 kernels
+//   S4  2×2 subsampling → 16 maps of 5×5
+//   C5  convolution, 120 maps of 1×1, 5×5 kernels over the 5×5 maps: a full connection 400 → 120
+//   F6  full connection 120 → 84
+//   output: 10 units, one per class
+//
+// Deviations from the 1998 network, all of them the modern defaults, and why:
+//   * ReLU instead of the scaled tanh f(a) = 1.7159·tanh(2a/3) (Appendix A): trains faster with Adam.
+//   * Max-pooling in S2/S4 instead of the trainable subsampling (sum of 4 inputs × a coefficient + a bias,
+//     then a sigmoid): no parameters, same 2× reduction.
+//   * C3 connects to all 6 maps of S2; the paper's Table I connects each C3 map to a subset of 3, 4 or 6
+//     (1,516 parameters instead of 2,416) to break symmetry and save compute, neither of which matters now.
+//   * A linear output layer read through softmax + cross-entropy instead of the Euclidean RBF units with
+//     fixed 7×12 bitmap codes and the MAP criterion of Eq. 9.
+// The result is the 61,706-parameter network most re-implementations call LeNet-5.
+
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PaperLab.Papers.LeNet5;
+
+/// <summary>
+/// LeNet-5 (LeCun et al. 1998, §II.B, Fig. 2) with ReLU and max-pooling; see the file header for the
+/// deviations. Field names are the state-dict keys (conv1, conv2, fc1, fc2, fc3), as in the usual PyTorch
+/// version, so exported weights load there.
+/// </summary>
+public sealed class LeNet5 : Module<Tensor, Tensor>
+{
+    // C1: 1 → 6 maps, 5×5, on the 28×28 image padded to the paper's 32×32 field.
+    private readonly Conv2d conv1;
+    // C3: 6 → 16 maps, 5×5.
+    private readonly Conv2d conv2;
+    // C5: 16·5·5 = 400 → 120 (a 5×5 convolution over a 5×5 map is a full connection).
+    private readonly Linear fc1;
+    // F6: 120 → 84.
+    private readonly Linear fc2;
+    // Output: 84 → number of classes (logits).
+    private readonly Linear fc3;
+
+    /// <summary>Number of output classes.</summary>
+    public int NumClasses { get; }
+
+    /// <param name="numClasses">Output units (10 for MNIST and Fashion-MNIST).</param>
+    public LeNet5(int numClasses = 10) : base(nameof(LeNet5))
+    {
+        NumClasses = numClasses;
+        conv1 = Conv2d(1, 6, kernel_size: 5, padding: 2);
+        conv2 = Conv2d(6, 16, kernel_size: 5);
+        fc1 = Linear(16 * 5 * 5, 120);
+        fc2 = Linear(120, 84);
+        fc3 = Linear(84, numClasses);
+        RegisterComponents();
+    }
+
+    /// <summary>Class scores.</summary>
+    /// <param name="x">Images (B, 1, 28, 28) float32, normalised.</param>
+    /// <returns>logits (B, numClasses) float32; softmax gives class probabilities.</returns>
+    public override Tensor forward(Tensor x) => fc3.forward(Features(x));
+
+    /// <summary>The F6 layer's activations: the 84-dimensional code the output layer classifies.</summary>
+    /// <param name="x">Images (B, 1, 28, 28) float32, normalised.</param>
+    /// <returns>(B, 84) float32, non-negative (after ReLU).</returns>
+    /// <exception cref="ArgumentException">x is not (B, 1, 28, 28).</exception>
+    public Tensor Features(Tensor x)
+    {
+        if (x.dim() != 4 || x.shape[1] != 1 || x.shape[2] != 28 || x.shape[3] != 28)
+            throw new ArgumentException($"LeNet-5 expects images of shape (B, 1, 28, 28), got ({string.Join(", ", x.shape)})");
+        using var scope = NewDisposeScope();
+        Tensor c1 = functional.relu(conv1.forward(x));          // (B, 6, 28, 28)
+        Tensor s2 = functional.max_pool2d(c1, 2);               // (B, 6, 14, 14)
+        Tensor c3 = functional.relu(conv2.forward(s2));         // (B, 16, 10, 10)
+        Tensor s4 = functional.max_pool2d(c3, 2);               // (B, 16, 5, 5)
+        Tensor c5 = functional.relu(fc1.forward(s4.flatten(1))); // (B, 120)
+        Tensor f6 = functional.relu(fc2.forward(c5));           // (B, 84)
+        return f6.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Trainable parameters by layer, in forward order: (name, count). Derivation for a convolution:
+    /// out·(in·k·k + 1); for a full connection: out·(in + 1).
+    /// </summary>
+    public IReadOnlyList<(string Layer, long Parameters)> ParameterCounts() =>
+        named_children().Select(c => (c.name, c.module.parameters().Sum(p => p.numel()))).ToList();
+
+    /// <summary>The parameter count derived from the layer sizes (not from the tensors): 61,706 for 10 classes.</summary>
+    public static long ExpectedParameters(int numClasses = 10) =>
+        6 * (1 * 5 * 5 + 1)         // C1: 156
+        + 16 * (6 * 5 * 5 + 1)     // C3: 2,416
+        + 120 * (16 * 5 * 5 + 1)   // C5: 48,120
+        + 84 * (120 + 1)           // F6: 10,164
+        + numClasses * (84 + 1);   // output: 850
+}

@@ -1,0 +1,101 @@
+// What a LeNet-5 run shows its reader: the comparison table in the terminal, and report.html with the
+// curves, the confusion matrix and the test images the network got wrong.
+
+using PaperLab.Data;
+using PaperLab.Metrics;
+using PaperLab.Reporting;
+using PaperLab.Runs;
+using Spectre.Console;
+
+namespace PaperLab.Papers.LeNet5;
+
+/// <summary>The figures a LeNet-5 run is judged by.</summary>
+/// <param name="Dataset">"mnist" or "fashion-mnist".</param>
+/// <param name="Test">ML.NET's evaluation of the final model on the test set.</param>
+/// <param name="BaselineAccuracy">Test accuracy of the linear baseline on the same pixels.</param>
+/// <param name="Published">The paper's (or benchmark's) figure.</param>
+public sealed record Outcome(string Dataset, ClassificationReport Test, double BaselineAccuracy, Published Published)
+{
+    /// <summary>Rows of (model, test error, test accuracy, source) for the comparison table.</summary>
+    public IReadOnlyList<string[]> Rows()
+    {
+        double publishedAccuracy = Published.Metric == "test_error" ? 1 - Published.Value : Published.Value;
+        var rows = new List<string[]>
+        {
+            new[] { "published", $"{Pct(1 - publishedAccuracy)}", $"{Pct(publishedAccuracy)}", Published.Source },
+            new[] { "LeNet-5, this run", $"{Pct(Test.Error)}", $"{Pct(Test.Accuracy)}", "summary.json" },
+            new[] { "linear classifier, this run", $"{Pct(1 - BaselineAccuracy)}", $"{Pct(BaselineAccuracy)}", LinearBaseline.Name },
+        };
+        if (Dataset == "mnist")
+            rows.Add(new[] { "linear classifier, published", "12.00%", "88.00%", "LeCun et al. 1998, Section III.C" });
+        return rows;
+    }
+
+    /// <summary>A fraction as a percentage with two decimals, e.g. 0.0095 → "0.95%".</summary>
+    public static string Pct(double fraction) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{fraction * 100:F2}%");
+
+    /// <summary>Prints the comparison as a table.</summary>
+    public void Print()
+    {
+        var table = new Table().Title($"LeNet-5 on {Dataset}: test set").AddColumns("model", "error", "accuracy", "source");
+        foreach (var r in Rows()) table.AddRow(r.Select(Markup.Escape).ToArray());
+        AnsiConsole.Write(table);
+    }
+}
+
+/// <summary>Writes report.html of a LeNet-5 run.</summary>
+public static class Report
+{
+    /// <summary>
+    /// Builds report.html in <paramref name="run"/>: comparison table, loss and accuracy curves from
+    /// metrics.csv, the confusion matrix, and up to 40 misclassified test images.
+    /// </summary>
+    /// <param name="run">The run folder (its metrics are read from memory).</param>
+    /// <param name="outcome">Final figures.</param>
+    /// <param name="test">The test images, in the order of <paramref name="probabilities"/>.</param>
+    /// <param name="probabilities">(N·K) softmax outputs of the final model on <paramref name="test"/>.</param>
+    public static void Write(RunFolder run, Outcome outcome, ImageDataset test, float[] probabilities)
+    {
+        int k = test.ClassNames.Length;
+        var page = new HtmlPage($"LeNet-5 on {outcome.Dataset}");
+        page.Paragraph("LeCun, Bottou, Bengio, Haffner (1998), Gradient-Based Learning Applied to Document Recognition. " +
+                       "ReLU and max-pooling variant; see papers/LeNet5/README.md for the deviations.");
+        page.Table(new[] { "model", "test error", "test accuracy", "source" }, outcome.Rows().ToArray());
+
+        var (trainSteps, trainLoss) = run.Metrics.Series("train", "loss");
+        var (testSteps, testLoss) = run.Metrics.Series("test", "loss");
+        page.Chart(Charts.Line("Cross-entropy loss", "optimizer step", "loss (nats)",
+            new[] { new Series("train (running mean)", trainSteps, trainLoss), new Series("test", testSteps, testLoss) }, logY: true));
+        var (accSteps, accuracy) = run.Metrics.Series("test", "accuracy");
+        page.Chart(Charts.Line("Test accuracy", "optimizer step", "accuracy", new[] { new Series("test", accSteps, accuracy) }));
+        var (lrSteps, lr) = run.Metrics.Series("train", "lr");
+        page.Chart(Charts.Line("Learning rate", "optimizer step", "learning rate", new[] { new Series("Adam, half-cosine decay", lrSteps, lr) }));
+
+        var counts = new long[k, k];
+        for (int t = 0; t < k; t++) for (int p = 0; p < k; p++) counts[t, p] = outcome.Test.Confusion[t][p];
+        page.Chart(Charts.ConfusionMatrix(counts, test.ClassNames, "Confusion matrix (rows: true class, columns: predicted)"));
+
+        var wrong = new List<float[]>();
+        var captions = new List<string>();
+        int d = test.Height * test.Width;
+        for (int i = 0; i < test.Count && wrong.Count < 40; i++)
+        {
+            int predicted = ArgMax(probabilities.AsSpan(i * k, k));
+            if (predicted == test.Labels[i]) continue;
+            wrong.Add(test.Pixels.AsSpan(i * d, d).ToArray().Select(p => p / 255f).ToArray());
+            captions.Add($"{test.ClassNames[test.Labels[i]]}→{test.ClassNames[predicted]} {probabilities[i * k + predicted] * 100:F0}%");
+        }
+        if (wrong.Count > 0)
+            page.Chart(Charts.ImageGrid($"Misclassified test images (true→predicted, confidence): first {wrong.Count}",
+                wrong, test.Height, test.Width, captions, columns: 8));
+
+        page.Save(run.File("report.html"), PlotlyJs.Inline);
+    }
+
+    static int ArgMax(ReadOnlySpan<float> v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Net;
+using System.Text;
+
+namespace PaperLab.Reporting;
+
+/// <summary>How a page or notebook output gets plotly.js.</summary>
+public enum PlotlyJs
+{
+    /// <summary>plotly.js inlined once in the page's &lt;head&gt; (about 3.6 MB): the page opens offline.</summary>
+    Inline,
+    /// <summary>A &lt;script src&gt; for the matching plotly.js on the plotly CDN: small, needs internet.</summary>
+    Cdn,
+}
+
+/// <summary>
+/// A self-contained HTML report page: title, headings, paragraphs, tables and charts
+/// (fragments from <see cref="Charts"/>), in the order they were added.
+/// </summary>
+/// <example><code>
+/// var page = new HtmlPage("LeNet-5 on MNIST")
+///     .Heading("Settings").KeyValues(new Dictionary&lt;string, string&gt; { ["epochs"] = "10" })
+///     .Chart(Charts.Line("Loss", "epoch", "loss", [Series.Of("train", trainLoss)]));
+/// page.Save("runs/lenet5/report.html");
+/// </code></example>
+public sealed class HtmlPage(string title)
+{
+    readonly List<string> blocks = [];
+    int chartCount;
+
+    /// <summary>The page title (also its first heading).</summary>
+    public string Title { get; } = title;
+
+    /// <summary>Adds a heading; level 2 (section) to 4.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">level is not 2, 3 or 4.</exception>
+    public HtmlPage Heading(string text, int level = 2)
+    {
+        if (level is < 2 or > 4) throw new ArgumentOutOfRangeException(nameof(level), level, "Heading level must be 2, 3 or 4 (1 is the page title).");
+        blocks.Add($"<h{level}>{Encode(text)}</h{level}>");
+        return this;
+    }
+
+    /// <summary>Adds a paragraph of plain text (HTML-escaped).</summary>
+    public HtmlPage Paragraph(string text)
+    {
+        blocks.Add($"<p>{Encode(text)}</p>");
+        return this;
+    }
+
+    /// <summary>Adds a two-column table of names and values, e.g. hyperparameters or final metrics.</summary>
+    public HtmlPage KeyValues(IEnumerable<KeyValuePair<string, string>> pairs) =>
+        Table(null, pairs.Select(p => new[] { p.Key, p.Value }).ToArray());
+
+    /// <summary>Adds a table. Cells are plain text (HTML-escaped).</summary>
+    /// <param name="header">Column names, or null for no header row.</param>
+    /// <param name="rows">The rows; they may differ in length.</param>
+    public HtmlPage Table(string[]? header, string[][] rows)
+    {
+        var html = new StringBuilder("<table>");
+        if (header is not null)
+            html.Append("<thead><tr>").AppendJoin("", header.Select(h => $"<th>{Encode(h)}</th>")).Append("</tr></thead>");
+        html.Append("<tbody>");
+        foreach (string[] row in rows)
+            html.Append("<tr>").AppendJoin("", row.Select(c => $"<td>{Encode(c)}</td>")).Append("</tr>");
+        blocks.Add(html.Append("</tbody></table>").ToString());
+        return this;
+    }
+
+    /// <summary>Adds a chart fragment made by <see cref="Charts"/>.</summary>
+    public HtmlPage Chart(string chartFragment)
+    {
+        blocks.Add($"<div class=\"chart\">{chartFragment}</div>");
+        chartCount++;
+        return this;
+    }
+
+    /// <summary>Adds trusted HTML as is (not escaped).</summary>
+    public HtmlPage Html(string html)
+    {
+        blocks.Add(html);
+        return this;
+    }
+
+    /// <summary>The whole page. If it has charts, plotly.js is included once, as <paramref name="plotlyJs"/> says.</summary>
+    public string ToHtml(PlotlyJs plotlyJs = PlotlyJs.Inline)
+    {
+        var html = new StringBuilder();
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+            .Append("<title>").Append(Encode(Title)).Append("</title>\n")
+            .Append("<style>\n").Append(Style).Append("</style>\n");
+        if (chartCount > 0)
+            html.Append(plotlyJs == PlotlyJs.Inline
+                ? $"<script type=\"text/javascript\" charset=\"utf-8\">{EscapeScript(Charts.PlotlyJsSource())}</script>\n"
+                : $"<script src=\"{Charts.PlotlyJsCdnUrl}\" charset=\"utf-8\"></script>\n");
+        html.Append("</head>\n<body>\n<h1>").Append(Encode(Title)).Append("</h1>\n");
+        foreach (string block in blocks) html.Append(block).Append('\n');
+        return html.Append("</body>\n</html>\n").ToString();
+    }
+
+    /// <summary>Writes <see cref="ToHtml"/> to <paramref name="path"/> (UTF-8), creating its folder.</summary>
+    public void Save(string path, PlotlyJs plotlyJs = PlotlyJs.Inline)
+    {
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        File.WriteAllText(path, ToHtml(plotlyJs), new UTF8Encoding(false));
+    }
+
+    /// <summary>
+    /// One chart fragment made ready for a notebook output cell (VS Code, Jupyter): its script waits for
+    /// plotly.js from the CDN before drawing. Like Plotly.NET.Interactive, it loads plotly.js through
+    /// require.js where the page has it (Jupyter); otherwise it adds one &lt;script&gt; element per
+    /// notebook page and draws when it has loaded. Display the result as HTML (text/html).
+    /// </summary>
+    /// <exception cref="ArgumentException">The string is not a fragment made by <see cref="Charts"/>.</exception>
+    public static string ForNotebook(string chartFragment)
+    {
+        const string open = "<script type=\"text/javascript\">", close = "</script>";
+        int start = chartFragment.IndexOf(open, StringComparison.Ordinal);
+        int end = chartFragment.LastIndexOf(close, StringComparison.Ordinal);
+        if (start < 0 || end < start)
+            throw new ArgumentException("Not a chart fragment from PaperLab.Reporting.Charts (no inline <script> drawing a chart).", nameof(chartFragment));
+        string body = chartFragment[(start + open.Length)..end];
+        string url = Charts.PlotlyJsCdnUrl;
+        // The fragment's script uses a global Plotly; run inside draw(Plotly) it uses the loaded module.
+        string loader = $$"""
+            <script type="text/javascript">
+            (function () {
+                var draw = function (Plotly) {
+            {{body}}
+                };
+                var src = "{{url}}";
+                if (typeof requirejs === "function" && typeof requirejs.config === "function") {
+                    requirejs.config({ context: "paperlab-plotly", paths: { plotly: src.replace(/\.js$/, "") } })(["plotly"], draw);
+                } else if (window.Plotly) {
+                    draw(window.Plotly);
+                } else {
+                    var waiting = window.__paperlabPlotlyWaiting = window.__paperlabPlotlyWaiting || [];
+                    waiting.push(draw);
+                    if (waiting.length === 1) {
+                        var script = document.createElement("script");
+                        script.src = src;
+                        script.charset = "utf-8";
+                        script.onload = function () {
+                            window.__paperlabPlotlyWaiting = [];
+                            waiting.forEach(function (f) { f(window.Plotly); });
+                        };
+                        document.head.appendChild(script);
+                    }
+                }
+            })();
+            </script>
+            """;
+        return chartFragment[..start] + loader + chartFragment[(end + close.Length)..];
+    }
+
+    static string Encode(string text) => WebUtility.HtmlEncode(text);
+
+    // a literal "</script" inside the inlined source would end the <script> element early
+    static string EscapeScript(string js) => js.Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
+
+    const string Style = """
+        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+        table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+        th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; }
+        th { background: #f3f3f3; }
+        td:not(:first-child) { font-variant-numeric: tabular-nums; }
+        .chart { margin: 1em 0; }
+
+        """;
+}
