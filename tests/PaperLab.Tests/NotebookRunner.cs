@@ -245,6 +245,24 @@ public static class NotebookRunner
         return nb;
     }
 
+    /// <summary>
+    /// What a notebook stores besides its sources: one entry per code cell with outputs or an execution
+    /// count ("cell 3 has outputs"). Empty for a notebook saved after "Clear All Outputs".
+    /// </summary>
+    public static IReadOnlyList<string> StoredResults(JsonObject notebook)
+    {
+        var cells = (JsonArray)notebook["cells"]!;
+        var found = new List<string>();
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var cell = cells[i]!;
+            if ((string?)cell["cell_type"] != "code") continue;
+            if (cell["outputs"] is JsonArray { Count: > 0 }) found.Add($"cell {i + 1} has outputs");
+            if (cell["execution_count"] is JsonValue) found.Add($"cell {i + 1} has an execution count");
+        }
+        return found;
+    }
+
     /// <summary>A cell's source, which nbformat stores as a string or as an array of lines.</summary>
     public static string JoinSource(JsonNode? source) => source switch
     {
@@ -262,12 +280,8 @@ public static class NotebookRunner
         {
             case "StandardOutputValueProduced":
             case "StandardErrorValueProduced":
-                outputs.Add(new JsonObject
-                {
-                    ["output_type"] = "stream",
-                    ["name"] = type == "StandardOutputValueProduced" ? "stdout" : "stderr",
-                    ["text"] = Lines(string.Concat(values?.Select(v => (string?)v?["value"]) ?? [])),
-                });
+                AddStream(outputs, type == "StandardOutputValueProduced" ? "stdout" : "stderr",
+                    string.Concat(values?.Select(v => (string?)v?["value"]) ?? []));
                 break;
             case "DisplayedValueProduced":
             case "DisplayedValueUpdated":
@@ -298,13 +312,21 @@ public static class NotebookRunner
                 outputs.Add(output);
                 break;
             case "ErrorProduced":
-                outputs.Add(new JsonObject
-                {
-                    ["output_type"] = "stream", ["name"] = "stderr",
-                    ["text"] = Lines(((string?)e["event"]?["message"] ?? "") + "\n"),
-                });
+                AddStream(outputs, "stderr", ((string?)e["event"]?["message"] ?? "") + "\n");
                 break;
         }
+    }
+
+    // Consecutive writes to the same stream make one output, as in Jupyter and VS Code.
+    static void AddStream(JsonArray outputs, string name, string text)
+    {
+        if (outputs.Count > 0 && outputs[^1] is JsonObject last
+            && (string?)last["output_type"] == "stream" && (string?)last["name"] == name)
+        {
+            last["text"] = Lines(JoinSource(last["text"]) + text);
+            return;
+        }
+        outputs.Add(new JsonObject { ["output_type"] = "stream", ["name"] = name, ["text"] = Lines(text) });
     }
 
     // nbformat's multiline strings: an array of lines, each keeping its "\n".

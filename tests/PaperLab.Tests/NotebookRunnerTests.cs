@@ -109,6 +109,43 @@ public sealed class NotebookRunnerTests : IDisposable
         var html = Assert.Single(OutputsOf(run.ExecutedPath, 2));
         Assert.Equal("<div id='chart-1'>x</div>", NotebookRunner.JoinSource(html!["data"]!["text/html"]));
         Assert.Equal(1, (int?)NotebookRunner.ReadNotebook(run.ExecutedPath)["cells"]![0]!["execution_count"]);
+        // the check of committed notebooks: the source is clean, the executed copy is not
+        Assert.Empty(NotebookRunner.StoredResults(NotebookRunner.ReadNotebook(path)));
+        Assert.Equal(["cell 1 has outputs", "cell 1 has an execution count", "cell 2 has outputs", "cell 2 has an execution count"],
+            NotebookRunner.StoredResults(NotebookRunner.ReadNotebook(run.ExecutedPath)));
+    }
+
+    [Fact]
+    public async Task A_shared_chart_renders_as_html_in_the_kernel()
+    {
+        // PaperLab.Shared of this test's build output, with its charts/ folder (Plotly.NET in its own load context)
+        var shared = Path.Combine(AppContext.BaseDirectory, "PaperLab.Shared.dll");
+        var path = Write("chart.ipynb",
+            $"#r \"{shared}\"\nusing PaperLab.Reporting;",
+            "var chart = Charts.Line(\"loss\", \"step\", \"loss\", new[] { Series.Of(\"train\", new[] { 2.0, 1.0, 0.5 }) });\n" +
+            "display(HTML(HtmlPage.ForNotebook(chart)));");
+
+        var run = await NotebookRunner.RunAsync(path, Path.Combine(_dir, "chart.out.ipynb"), TimeSpan.FromMinutes(2));
+
+        Assert.True(run.Succeeded, run.FailureMessage);
+        var html = NotebookRunner.JoinSource(Assert.Single(OutputsOf(run.ExecutedPath, 2))!["data"]!["text/html"]);
+        Assert.Matches("<div id=\"[0-9a-f-]{36}\">", html);
+        Assert.Contains("Plotly.newPlot", html);
+        Assert.Contains("\"train\"", html);
+    }
+
+    [Fact]
+    public async Task Consecutive_prints_make_one_stream_output()
+    {
+        var path = Write("prints.ipynb", "Console.WriteLine(\"a\");\nConsole.WriteLine(\"b\");\nConsole.Error.WriteLine(\"c\");");
+
+        var run = await NotebookRunner.RunAsync(path, Path.Combine(_dir, "prints.out.ipynb"), TimeSpan.FromMinutes(2));
+
+        Assert.True(run.Succeeded, run.FailureMessage);
+        var outputs = OutputsOf(run.ExecutedPath, 1);
+        Assert.Equal(2, outputs.Count);
+        Assert.Equal("a\nb\n", NotebookRunner.JoinSource(outputs[0]!["text"]));
+        Assert.Equal("stderr", (string?)outputs[1]!["name"]);
     }
 
     [Fact]

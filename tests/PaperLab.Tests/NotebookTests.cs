@@ -48,15 +48,7 @@ public class NotebookTests(ITestOutputHelper output)
     public void Committed_notebook_has_no_outputs(string notebook)
     {
         var path = Path.Combine(NotebooksDir, notebook);
-        var cells = (JsonArray)NotebookRunner.ReadNotebook(path)["cells"]!;
-        var dirty = new List<string>();
-        for (int i = 0; i < cells.Count; i++)
-        {
-            var cell = cells[i]!;
-            if ((string?)cell["cell_type"] != "code") continue;
-            if (cell["outputs"] is JsonArray { Count: > 0 }) dirty.Add($"cell {i + 1} has outputs");
-            if (cell["execution_count"] is JsonValue) dirty.Add($"cell {i + 1} has an execution count");
-        }
+        var dirty = NotebookRunner.StoredResults(NotebookRunner.ReadNotebook(path));
         Assert.True(dirty.Count == 0,
             $"{path}: {string.Join("; ", dirty)}. Commit notebooks with outputs cleared " +
             "(VS Code: \"Clear All Outputs\", then save).");
