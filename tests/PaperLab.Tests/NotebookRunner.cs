@@ -7,6 +7,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using System.Threading.Channels;
 
 namespace PaperLab.Tests;
@@ -261,6 +262,30 @@ public static class NotebookRunner
             if (cell["execution_count"] is JsonValue) found.Add($"cell {i + 1} has an execution count");
         }
         return found;
+    }
+
+    /// <summary>
+    /// Files a notebook's <c>#r "….dll"</c> lines reference (relative to the notebook's folder) that do not
+    /// exist; on Linux, also libLibTorchSharp.so when TorchSharp.dll is referenced without it beside.
+    /// Full paths, in order of appearance.
+    /// </summary>
+    public static IReadOnlyList<string> MissingReferences(string notebookPath)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(notebookPath))!;
+        var missing = new List<string>();
+        foreach (var cell in (JsonArray)ReadNotebook(notebookPath)["cells"]!)
+        {
+            if ((string?)cell!["cell_type"] != "code") continue;
+            foreach (Match m in Regex.Matches(JoinSource(cell["source"]), @"^\s*#r\s+""(?<path>[^""]+\.dll)""", RegexOptions.Multiline))
+            {
+                var full = Path.GetFullPath(Path.Combine(dir, m.Groups["path"].Value));
+                var native = Path.Combine(Path.GetDirectoryName(full)!, "libLibTorchSharp.so");
+                if (!File.Exists(full)) missing.Add(full);
+                else if (OperatingSystem.IsLinux() && Path.GetFileName(full) == "TorchSharp.dll" && !File.Exists(native))
+                    missing.Add(native);
+            }
+        }
+        return missing.Distinct().ToList();
     }
 
     /// <summary>A cell's source, which nbformat stores as a string or as an array of lines.</summary>

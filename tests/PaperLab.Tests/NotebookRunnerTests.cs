@@ -149,6 +149,18 @@ public sealed class NotebookRunnerTests : IDisposable
     }
 
     [Fact]
+    public void References_to_unbuilt_dlls_are_reported_before_running()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "bin"));
+        File.WriteAllText(Path.Combine(_dir, "bin", "Built.dll"), "");
+        var path = Write("refs.ipynb", "md:#r \"bin/InMarkdown.dll\"",
+            "#r \"bin/Built.dll\"\n#r \"bin/Missing.dll\"", "  #r \"../elsewhere/Other.dll\"\nvar x = 1;");
+
+        Assert.Equal([Path.Combine(_dir, "bin", "Missing.dll"), Path.GetFullPath(Path.Combine(_dir, "..", "elsewhere", "Other.dll"))],
+            NotebookRunner.MissingReferences(path));
+    }
+
+    [Fact]
     public async Task A_cell_that_hangs_is_stopped_at_the_timeout_and_named()
     {
         var path = Write("hangs.ipynb", "var x = 1;", "System.Threading.Thread.Sleep(-1);");

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -31,7 +29,11 @@ public class NotebookTests(ITestOutputHelper output)
     public async Task Notebook_runs_without_errors(string notebook)
     {
         var path = Path.Combine(NotebooksDir, notebook);
-        AssertReferencedAssembliesBuilt(path);
+        // the notebooks #r the Release build of the papers (bin/Release/net10.0, libtorch beside TorchSharp.dll)
+        var missing = NotebookRunner.MissingReferences(path);
+        Assert.True(missing.Count == 0,
+            $"{notebook} references files that are not built:\n  {string.Join("\n  ", missing)}\n" +
+            "Run `dotnet build PaperLab.sln -c Release` at the repository root first.");
 
         var run = await NotebookRunner.RunAsync(path, Path.Combine(NotebooksDir, "executed", notebook), Timeout);
 
@@ -52,35 +54,6 @@ public class NotebookTests(ITestOutputHelper output)
         Assert.True(dirty.Count == 0,
             $"{path}: {string.Join("; ", dirty)}. Commit notebooks with outputs cleared " +
             "(VS Code: \"Clear All Outputs\", then save).");
-    }
-
-    /// <summary>
-    /// The notebooks #r the Release build of the papers (bin/Release/net10.0, with libtorch beside
-    /// TorchSharp.dll); a missing file fails here with the command that produces it.
-    /// </summary>
-    static void AssertReferencedAssembliesBuilt(string notebookPath)
-    {
-        var dir = Path.GetDirectoryName(notebookPath)!;
-        var cells = (JsonArray)NotebookRunner.ReadNotebook(notebookPath)["cells"]!;
-        var missing = new List<string>();
-        foreach (var cell in cells)
-        {
-            if ((string?)cell!["cell_type"] != "code") continue;
-            foreach (Match m in Regex.Matches(NotebookRunner.JoinSource(cell["source"]),
-                         @"^\s*#r\s+""(?<path>[^""]+\.dll)""", RegexOptions.Multiline))
-            {
-                var full = Path.GetFullPath(Path.Combine(dir, m.Groups["path"].Value));
-                if (!File.Exists(full)) missing.Add(full);
-                else if (Path.GetFileName(full) == "TorchSharp.dll"
-                         && !File.Exists(Path.Combine(Path.GetDirectoryName(full)!, "libLibTorchSharp.so"))
-                         && OperatingSystem.IsLinux())
-                    missing.Add(Path.Combine(Path.GetDirectoryName(full)!, "libLibTorchSharp.so"));
-            }
-        }
-        Assert.True(missing.Count == 0,
-            $"{Path.GetFileName(notebookPath)} references files that are not built:\n  " +
-            string.Join("\n  ", missing.Distinct()) +
-            "\nRun `dotnet build PaperLab.sln -c Release` at the repository root first.");
     }
 }
 
