@@ -29,12 +29,12 @@ public sealed record LeNet5Config(string Dataset = "mnist", int Epochs = 12, int
 {
     /// <summary>
     /// The configuration of the reproduced results (see README's results table). MNIST: the paper's setting,
-    /// no distortions. Fashion-MNIST: mirroring and ±2-pixel shifts and more epochs, the usual recipe for
-    /// clothing, since a 61k-parameter network overfits it within a few epochs otherwise.
+    /// no distortions. Fashion-MNIST: mirroring, ±1-pixel shifts, a little weight decay and more epochs, the
+    /// usual recipe for clothing, since the 61k-parameter network overfits it within a few epochs otherwise.
     /// </summary>
     public static LeNet5Config Default(string dataset) => dataset == "mnist"
         ? new(dataset)
-        : new(dataset, Epochs: 20, MaxShift: 2, Flip: true);
+        : new(dataset, Epochs: 30, WeightDecay: 5e-4, MaxShift: 1, Flip: true);
 
     /// <summary>A few hundred real images for a few epochs: seconds of training, what CI runs.</summary>
     public static LeNet5Config Smoke(string dataset) => new(dataset, Epochs: 4, BatchSize: 32, Lr: 2e-3, TrainLimit: 640, TestLimit: 500);
