@@ -138,7 +138,7 @@ public class LeNet5Tests(MnistFixture mnist)
     public void Smoke_run_on_real_mnist_beats_chance_by_far_and_writes_the_run_folder()
     {
         string outDir = Path.Combine(Path.GetTempPath(), "lenet5-smoke-" + Guid.NewGuid().ToString("N"));
-        var run = Experiment.Run(LeNet5Config.Smoke("mnist"), new CommonOptions(0, 2, outDir, mnist.Dir, null, true),
+        var run = Experiment.Run(LeNet5Config.Smoke("mnist"), new CommonOptions(0, 1, outDir, mnist.Dir, null, true),
                                  TrainingProgress.Silent());
         using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
         double accuracy = summary.RootElement.GetProperty("test_accuracy").GetDouble();
