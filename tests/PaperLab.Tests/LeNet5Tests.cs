@@ -156,8 +156,12 @@ public class LeNet5Tests(MnistFixture mnist)
         var model = new LeNet5();
         var opt = optim.Adam(model.parameters(), lr: 1e-3);
         var loader = new BatchLoader(data, 32, Sampling.Shuffle, seed);
+        // a schedule over a fixed horizon of 2 epochs, so that a resumed run must fast-forward it
+        long horizon = 2 * loader.BatchesPerEpoch;
+        var schedule = optim.lr_scheduler.LambdaLR(opt, s => 0.5 * (1 + Math.Cos(Math.PI * Math.Min(s, horizon) / horizon)));
         var trainer = new Trainer(model, opt, loader, (x, y) => nn.functional.cross_entropy(model.forward(x), y),
-            new TrainSettings { Epochs = epochs, Seed = seed, CheckpointPath = checkpoint }, progress: TrainingProgress.Silent());
+            new TrainSettings { Epochs = epochs, Seed = seed, CheckpointPath = checkpoint }, schedule: schedule,
+            progress: TrainingProgress.Silent());
         return trainer.Run(resume).Losses;
     }
 
