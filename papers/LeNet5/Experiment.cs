@@ -21,11 +21,20 @@ namespace PaperLab.Papers.LeNet5;
 /// <param name="WeightDecay">L2 penalty coefficient (Adam's weight_decay).</param>
 /// <param name="TrainLimit">Use only the first N training images (smoke runs); null: all 60,000.</param>
 /// <param name="TestLimit">Use only the first N test images; null: all 10,000.</param>
+/// <param name="MaxShift">Training-time random translation, in pixels (0: none).</param>
+/// <param name="Flip">Training-time random left–right mirroring (clothing only: a mirrored digit is another glyph).</param>
 public sealed record LeNet5Config(string Dataset = "mnist", int Epochs = 12, int BatchSize = 64, double Lr = 2e-3,
-                                  double WeightDecay = 0.0, int? TrainLimit = null, int? TestLimit = null)
+                                  double WeightDecay = 0.0, int? TrainLimit = null, int? TestLimit = null,
+                                  int MaxShift = 0, bool Flip = false)
 {
-    /// <summary>The configuration of the reproduced result (see README's results table).</summary>
-    public static LeNet5Config Default(string dataset) => new(dataset);
+    /// <summary>
+    /// The configuration of the reproduced results (see README's results table). MNIST: the paper's setting,
+    /// no distortions. Fashion-MNIST: mirroring, ±1-pixel shifts, a little weight decay and more epochs, the
+    /// usual recipe for clothing, since the 61k-parameter network overfits it within a few epochs otherwise.
+    /// </summary>
+    public static LeNet5Config Default(string dataset) => dataset == "mnist"
+        ? new(dataset)
+        : new(dataset, Epochs: 30, WeightDecay: 5e-4, MaxShift: 1, Flip: true);
 
     /// <summary>A few hundred real images for a few epochs: seconds of training, what CI runs.</summary>
     public static LeNet5Config Smoke(string dataset) => new(dataset, Epochs: 4, BatchSize: 32, Lr: 2e-3, TrainLimit: 640, TestLimit: 500);
@@ -57,6 +66,11 @@ public static class Experiment
         var epochs = cli.Add(new Option<int?>("--epochs") { Description = "passes over the training set" });
         var batch = cli.Add(new Option<int?>("--batch-size") { Description = "images per optimizer step" });
         var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (Adam, cosine decay to 0)" });
+        var weightDecay = cli.Add(new Option<double?>("--weight-decay") { Description = "L2 penalty of Adam (default 0)" });
+        var shift = cli.Add(new Option<int?>("--shift") { Description = "random training shifts of up to N pixels (default: 0 for MNIST, 2 for Fashion-MNIST)" });
+        var flip = cli.Add(new Option<bool?>("--flip") { Description = "random left-right mirroring in training (default: on for Fashion-MNIST only)" });
+        PaperCommandLine.AtLeast(weightDecay, 0.0);
+        PaperCommandLine.AtLeast(shift, 0);
         PaperCommandLine.AtLeast(epochs, 1);
         PaperCommandLine.AtLeast(batch, 1);
         PaperCommandLine.Positive(lr);
@@ -70,6 +84,9 @@ public static class Experiment
             Epochs = parsed.GetValue(epochs) ?? config.Epochs,
             BatchSize = parsed.GetValue(batch) ?? config.BatchSize,
             Lr = parsed.GetValue(lr) ?? config.Lr,
+            WeightDecay = parsed.GetValue(weightDecay) ?? config.WeightDecay,
+            MaxShift = parsed.GetValue(shift) ?? config.MaxShift,
+            Flip = parsed.GetValue(flip) ?? config.Flip,
         };
         try
         {
@@ -111,8 +128,10 @@ public static class Experiment
         // half-cosine decay of the learning rate from Lr to 0 over the run
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, s => 0.5 * (1 + Math.Cos(Math.PI * Math.Min(s, totalSteps) / totalSteps)));
 
+        double black = -stats.Mean / stats.Std; // a 0 pixel after normalisation
+        Tensor Augment(Tensor x) => config.MaxShift > 0 || config.Flip ? ImageAugment.ShiftAndFlip(x, config.MaxShift, config.Flip, black) : x;
         var trainer = new Trainer(model, optimizer, loader,
-            (x, y) => nn.functional.cross_entropy(model.forward(x), y),
+            (x, y) => nn.functional.cross_entropy(model.forward(Augment(x)), y),
             new TrainSettings
             {
                 Epochs = config.Epochs, Seed = common.Seed, LogEvery = Math.Max(1, loader.BatchesPerEpoch / 4),

@@ -89,9 +89,12 @@ public class DatasetLocatorTests
         w.Env = w.EnvRoot;
         string system = World.Fill(w.Tmp.File("system"), gzipA: true);
 
-        string found = DatasetLocator.Locate(Toy, w.ExplicitRoot, w.Options() with { SystemDirs = [system] });
+        var log = new List<string>();
+        string found = DatasetLocator.Locate(Toy, w.ExplicitRoot, w.Options() with { SystemDirs = [system], Log = log.Add });
 
         Assert.Equal(system, found);
+        // an explicit --data that does not hold the dataset is said out loud, not silently replaced
+        Assert.Contains(log, l => l.StartsWith($"warning: --data {w.ExplicitRoot} does not hold toy"));
     }
 
     [Fact]

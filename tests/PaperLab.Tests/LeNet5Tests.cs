@@ -138,7 +138,7 @@ public class LeNet5Tests(MnistFixture mnist)
     public void Smoke_run_on_real_mnist_beats_chance_by_far_and_writes_the_run_folder()
     {
         string outDir = Path.Combine(Path.GetTempPath(), "lenet5-smoke-" + Guid.NewGuid().ToString("N"));
-        var run = Experiment.Run(LeNet5Config.Smoke("mnist"), new CommonOptions(0, 2, outDir, mnist.Dir, null, true),
+        var run = Experiment.Run(LeNet5Config.Smoke("mnist"), new CommonOptions(0, 1, outDir, mnist.Dir, null, true),
                                  TrainingProgress.Silent());
         using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
         double accuracy = summary.RootElement.GetProperty("test_accuracy").GetDouble();
@@ -156,8 +156,12 @@ public class LeNet5Tests(MnistFixture mnist)
         var model = new LeNet5();
         var opt = optim.Adam(model.parameters(), lr: 1e-3);
         var loader = new BatchLoader(data, 32, Sampling.Shuffle, seed);
+        // a schedule over a fixed horizon of 2 epochs, so that a resumed run must fast-forward it
+        long horizon = 2 * loader.BatchesPerEpoch;
+        var schedule = optim.lr_scheduler.LambdaLR(opt, s => 0.5 * (1 + Math.Cos(Math.PI * Math.Min(s, horizon) / horizon)));
         var trainer = new Trainer(model, opt, loader, (x, y) => nn.functional.cross_entropy(model.forward(x), y),
-            new TrainSettings { Epochs = epochs, Seed = seed, CheckpointPath = checkpoint }, progress: TrainingProgress.Silent());
+            new TrainSettings { Epochs = epochs, Seed = seed, CheckpointPath = checkpoint }, schedule: schedule,
+            progress: TrainingProgress.Silent());
         return trainer.Run(resume).Losses;
     }
 

@@ -258,3 +258,36 @@ public class CommandLineTests
         Assert.Contains("--smoke", r.Out);
     }
 }
+
+public class ImageAugmentTests
+{
+    [Fact]
+    public void Shifts_move_the_image_and_fill_with_the_given_value()
+    {
+        torch.manual_seed(0);
+        using var x = arange(16, dtype: float32).reshape(1, 1, 4, 4) + 1; // no zero pixel
+        using var y = ImageAugment.ShiftAndFlip(x, maxShift: 1, horizontalFlip: false, fill: -5.0);
+        Assert.Equal(x.shape, y.shape);
+        var v = y.data<float>().ToArray();
+        // every output pixel is either an input pixel or the fill
+        Assert.All(v, p => Assert.True(p == -5f || (p >= 1 && p <= 16)));
+        // over many draws, some image moved and none lost pixels beyond one row and one column
+        var moved = Enumerable.Range(0, 20).Select(_ => ImageAugment.ShiftAndFlip(x, 1, false, -5.0)).ToList();
+        Assert.Contains(moved, m => !m.equal(x).all().item<bool>());
+        Assert.All(moved, m => Assert.True(m.eq(-5f).sum().item<long>() <= 7));
+    }
+
+    [Fact]
+    public void Flips_mirror_about_half_the_images_left_to_right()
+    {
+        torch.manual_seed(1);
+        using var x = arange(4, dtype: float32).reshape(1, 1, 1, 4).expand(200, 1, 1, 4).contiguous();
+        using var y = ImageAugment.ShiftAndFlip(x, 0, horizontalFlip: true);
+        var rows = y.reshape(200, 4);
+        long mirrored = rows[.., 0].eq(3f).sum().item<long>();
+        long kept = rows[.., 0].eq(0f).sum().item<long>();
+        Assert.Equal(200, mirrored + kept);
+        Assert.InRange(mirrored, 70, 130);
+        Assert.Equal(new[] { 3f, 2f, 1f, 0f }, rows[rows[.., 0].eq(3f).nonzero()[0, 0]].data<float>().ToArray());
+    }
+}

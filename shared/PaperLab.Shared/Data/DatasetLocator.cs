@@ -70,7 +70,8 @@ public static class DatasetLocator
     /// <item>a download from the dataset's public URLs into <c>data/&lt;name&gt;/</c> of the repository, or of
     /// the per-user folder when there is no repository, unless downloads are disabled (<c>PAPERLAB_OFFLINE=1</c>).</item>
     /// </list>
-    /// A folder missing some files is passed over. Found files are verified against the catalog's sha256
+    /// A folder missing some files is passed over; when that folder is the explicit one, a warning saying
+    /// so goes to <see cref="LocatorOptions.Log"/>, so a mistyped <c>--data</c> never passes unnoticed. Found files are verified against the catalog's sha256
     /// (of their content, after gunzip) unless <see cref="LocatorOptions.VerifyChecksums"/> is false; a folder
     /// whose files are another catalog dataset's (e.g. MNIST's where Fashion-MNIST is wanted) is passed over.
     /// Downloads fetch only the missing files.
@@ -110,8 +111,12 @@ public static class DatasetLocator
             return Try(origin, Path.Combine(root, spec.Name)) ?? Try(origin, root);
         }
 
-        string? found = RootAndSubfolder("--data", explicitDir)
-            ?? RootAndSubfolder(LocatorOptions.DataVariable, options.GetEnvironmentVariable(LocatorOptions.DataVariable));
+        string? found = RootAndSubfolder("--data", explicitDir);
+        if (found is not null)
+            return found;
+        if (!string.IsNullOrWhiteSpace(explicitDir))
+            options.Log($"warning: --data {explicitDir} does not hold {spec.Name} ({string.Join("; ", tried)}); searching elsewhere");
+        found = RootAndSubfolder(LocatorOptions.DataVariable, options.GetEnvironmentVariable(LocatorOptions.DataVariable));
         if (found is not null)
             return found;
 

@@ -144,10 +144,20 @@ public static class RunEnvironment
     public static Dictionary<string, string> Versions() => new()
     {
         ["dotnet"] = RuntimeInformation.FrameworkDescription,
-        ["TorchSharp"] = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?",
+        ["TorchSharp"] = PackageVersion(typeof(TorchSharp.torch)),
         ["libtorch"] = TorchSharp.torch.__version__,
-        ["Microsoft.ML"] = typeof(Microsoft.ML.MLContext).Assembly.GetName().Version?.ToString() ?? "?",
+        ["Microsoft.ML"] = PackageVersion(typeof(Microsoft.ML.MLContext)),
+        ["TorchSharp.PyBridge"] = PackageVersion(typeof(TorchSharp.PyBridge.PyBridgeModuleExtensions)),
     };
+
+    /// <summary>The informational (package) version of the assembly defining <paramref name="type"/>, without a commit suffix.</summary>
+    static string PackageVersion(Type type)
+    {
+        var assembly = type.Assembly;
+        string? v = assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion;
+        return (v ?? assembly.GetName().Version?.ToString() ?? "?").Split('+')[0];
+    }
 
     /// <summary>OS, CPU model, logical cores and memory of this machine.</summary>
     public static Dictionary<string, object> Machine()

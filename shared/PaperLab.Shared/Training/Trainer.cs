@@ -187,6 +187,9 @@ public sealed class Trainer
                     _progress.Line($"step {step}/{total}" + (_settings.Epochs != null ? $" (epoch {Math.Ceiling((double)step / _loader.BatchesPerEpoch):0})" : "") +
                                    "  " + string.Join("  ", lastEval.Select(kv => $"{kv.Key} {kv.Value:0.####}")));
                 }
+                // resident memory at every evaluation: flat across epochs when every batch is disposed
+                _metrics?.Log(step, "process", "rss_mib", System.Diagnostics.Process.GetCurrentProcess().WorkingSet64 / (1024.0 * 1024.0));
+                _metrics?.Log(step, "process", "managed_heap_mib", GC.GetGCMemoryInfo().HeapSizeBytes / (1024.0 * 1024.0));
                 if (_settings.CheckpointPath != null)
                 {
                     Checkpoint.Save(_settings.CheckpointPath, _model, _optimizer, step);
