@@ -110,7 +110,8 @@ public static class Experiment
     /// <summary>Parses the command line, runs the experiment, prints the run folder last. Exit 0, 1 (failure) or 2 (usage).</summary>
     public static int Main(string[] args)
     {
-        var cli = new PaperCommandLine("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes");
+        var cli = new PaperCommandLine("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes",
+            defaultThreads: DefaultThreads.ToString());
         var preset = cli.Add(new Option<string>("--preset") { Description = "cpu (nanoGPT's CPU run, default) or long (about a quarter of an hour)", DefaultValueFactory = _ => "cpu" });
         preset.AcceptOnlyFromAmong("cpu", "long");
         var maxIters = cli.Add(new Option<int?>("--max-iters") { Description = "optimizer steps (the cosine decay ends there too)" });

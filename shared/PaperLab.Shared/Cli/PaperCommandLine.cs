@@ -31,7 +31,7 @@ public sealed class PaperCommandLine
 
     readonly RootCommand _root;
     readonly Option<int> _seed = new("--seed") { Description = "random seed (initialisation, shuffling, dropout)", DefaultValueFactory = _ => 0 };
-    readonly Option<int?> _threads = new("--threads") { Description = "libtorch intra-op threads (default: one per core)" };
+    readonly Option<int?> _threads = new("--threads");
     readonly Option<string?> _out = new("--out") { Description = "run folder (default: runs/<paper>/<UTC time>/)" };
     readonly Option<string?> _data = new("--data") { Description = "folder holding the dataset's files (default: search, then download)" };
     readonly Option<string?> _resume = new("--resume") { Description = "checkpoint file to resume training from" };
@@ -42,9 +42,11 @@ public sealed class PaperCommandLine
 
     /// <param name="paper">Short name of the paper, e.g. "lenet5".</param>
     /// <param name="description">One line shown at the top of --help.</param>
-    public PaperCommandLine(string paper, string description)
+    /// <param name="defaultThreads">What the paper does without --threads, for --help (e.g. "1", "one per core").</param>
+    public PaperCommandLine(string paper, string description, string defaultThreads = "one per core")
     {
         Paper = paper;
+        _threads.Description = $"libtorch intra-op threads (default: {defaultThreads})";
         _root = new RootCommand(description);
         AtLeast(_threads, 1);
         foreach (var o in new Option[] { _seed, _threads, _out, _data, _resume, _smoke }) _root.Options.Add(o);
