@@ -10,7 +10,8 @@
 //     μ_θ(x_t, t) = 1/sqrt(α_t) · (x_t − β_t / sqrt(1 − ᾱ_t) · ε_θ(x_t, t))
 // and trained on the simplified objective (Eq. 14, Algorithm 1):
 //     L_simple(θ) = E_{t ~ U{1..T}, x_0, ε} ‖ε − ε_θ(sqrt(ᾱ_t) x_0 + sqrt(1 − ᾱ_t) ε, t)‖²
-// Sampling runs the chain from x_T ~ N(0, I) down to x_0 (Algorithm 2) with σ_t² = β_t (§3.2).
+// Sampling runs the chain from x_T ~ N(0, I) down to x_0 (Algorithm 2) with σ_t² = β_t (§3.2); like the
+// authors' released code, the mean is taken through the x_0 estimate clipped to [−1, 1] (see p_sample).
 //
 // Also here, not from the paper: DDIM sampling (Song, Meng, Ermon 2021, "Denoising Diffusion Implicit
 // Models", Eq. 12 with η = 0), which reuses the same trained ε_θ on a subsequence of the T steps. On a CPU
@@ -147,18 +148,49 @@ public sealed class GaussianDiffusion : IDisposable
     }
 
     /// <summary>
+    /// The mean of the forward posterior q(x_{t−1} | x_t, x_0) (Eq. 7):
+    /// μ̃_t = sqrt(ᾱ_{t−1}) β_t/(1 − ᾱ_t) · x_0 + sqrt(α_t)(1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t.
+    /// </summary>
+    /// <param name="xt">x_t.</param>
+    /// <param name="t">The step, 1 … T.</param>
+    /// <param name="x0">x_0 (or an estimate of it), shaped like xt.</param>
+    public Tensor PosteriorMeanFromX0(Tensor xt, int t, Tensor x0)
+    {
+        double ab = Schedule.AlphaBar[t], abPrev = Schedule.AlphaBar[t - 1];
+        double c0 = Math.Sqrt(abPrev) * Schedule.Beta[t] / (1 - ab);
+        double ct = Math.Sqrt(Schedule.Alpha[t]) * (1 - abPrev) / (1 - ab);
+        using var scope = NewDisposeScope();
+        return (c0 * x0 + ct * xt).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// One step of Algorithm 2: x_{t−1} = μ_θ(x_t, t) + σ_t z with σ_t² = β_t, z ~ N(0, I) (z = 0 at t = 1).
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="clipDenoised"/> (the default), μ_θ is computed as the authors' released code does
+    /// (<c>clip_denoised=True</c>): x̂_0 = (x_t − sqrt(1 − ᾱ_t) ε_θ)/sqrt(ᾱ_t) is clipped to the data range
+    /// [−1, 1] and put into Eq. 7. Without clipping this is exactly Eq. 11; with it, an imperfect ε_θ cannot
+    /// push the chain outside the data range (each step divides by sqrt(α_t), 157× over the whole chain).
+    /// </remarks>
     /// <param name="eps_theta">The noise-prediction network.</param>
     /// <param name="xt">x_t (B, C, H, W).</param>
     /// <param name="t">The step, 1 … T.</param>
     /// <param name="generator">Source of z.</param>
-    public Tensor p_sample(Func<Tensor, Tensor, Tensor> eps_theta, Tensor xt, int t, Generator generator)
+    /// <param name="clipDenoised">Clip x̂_0 to [−1, 1] before taking the mean.</param>
+    public Tensor p_sample(Func<Tensor, Tensor, Tensor> eps_theta, Tensor xt, int t, Generator generator, bool clipDenoised = true)
     {
         if (t < 1 || t > T) throw new ArgumentOutOfRangeException(nameof(t), $"t = {t} is outside 1 … {T}");
         using var scope = NewDisposeScope();
         Tensor tt = full(xt.shape[0], (long)t, dtype: int64);
-        Tensor mean = PosteriorMean(xt, t, eps_theta(xt, tt));
+        Tensor eps = eps_theta(xt, tt);
+        Tensor mean;
+        if (clipDenoised)
+        {
+            double ab = Schedule.AlphaBar[t];
+            Tensor x0 = ((xt - Math.Sqrt(1 - ab) * eps) / Math.Sqrt(ab)).clamp(-1, 1);
+            mean = PosteriorMeanFromX0(xt, t, x0);
+        }
+        else mean = PosteriorMean(xt, t, eps);
         if (t == 1) return mean.MoveToOuterDisposeScope();
         Tensor z = randn(xt.shape, generator: generator);
         return (mean + Math.Sqrt(Schedule.Beta[t]) * z).MoveToOuterDisposeScope();
@@ -171,9 +203,10 @@ public sealed class GaussianDiffusion : IDisposable
     /// <param name="shape">(B, C, H, W) of the batch to draw.</param>
     /// <param name="seed">Seed of x_T and of every z: the same seed gives the same images.</param>
     /// <param name="keepAt">Steps t at which to record x_t (for trajectories); x_0 is always the result.</param>
-    /// <returns>x_0 (unclipped, ≈ [−1, 1]) and the recorded (t, x_t) in the order visited.</returns>
+    /// <param name="clipDenoised">Clip the x_0 estimate at every step (see <see cref="p_sample"/>).</param>
+    /// <returns>x_0 (≈ [−1, 1]) and the recorded (t, x_t) in the order visited.</returns>
     public (Tensor X0, List<(int T, Tensor Xt)> Trajectory) Sample(Func<Tensor, Tensor, Tensor> eps_theta, long[] shape, int seed,
-                                                                   IReadOnlySet<int>? keepAt = null)
+                                                                   IReadOnlySet<int>? keepAt = null, bool clipDenoised = true)
     {
         using var _ = no_grad();
         using var generator = new Generator((ulong)seed);
@@ -182,7 +215,7 @@ public sealed class GaussianDiffusion : IDisposable
         for (int t = T; t >= 1; t--)
         {
             if (keepAt?.Contains(t) == true) trajectory.Add((t, x.clone()));
-            Tensor next = p_sample(eps_theta, x, t, generator);
+            Tensor next = p_sample(eps_theta, x, t, generator, clipDenoised);
             x.Dispose();
             x = next;
         }

@@ -148,6 +148,8 @@ public class DdpmTests
             double ct = Math.Sqrt(s.Alpha[t]) * (1 - s.AlphaBar[t - 1]) / (1 - s.AlphaBar[t]);
             Tensor expected = c0 * x0 + ct * xt;
             Assert.True((mu - expected).abs().max().item<float>() < 1e-4f, $"t = {t}");
+            // the sampler's route through the x_0 estimate (Eq. 7) is the same mean
+            Assert.True((d.PosteriorMeanFromX0(xt, t, x0) - mu).abs().max().item<float>() < 1e-4f, $"t = {t}, via x_0");
         }
     }
 
