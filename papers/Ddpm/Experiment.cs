@@ -77,6 +77,7 @@ public static class Experiment
         var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (Adam, warm-up then cosine decay)" });
         var sampleSteps = cli.Add(new Option<int?>("--sample-steps") { Description = "DDIM steps of the final samples (T: Algorithm 2)" });
         var samples = cli.Add(new Option<int?>("--samples") { Description = "samples of the final Fréchet distance" });
+        var ancestral = cli.Add(new Option<int?>("--ancestral-samples") { Description = "images drawn with Algorithm 2 (all T steps) for the grid and trajectories" });
         var evalEvery = cli.Add(new Option<long?>("--eval-every") { Description = "steps between Fréchet-distance evaluations" });
         var channels = cli.Add(new Option<int?>("--channels") { Description = "U-Net base channels (multiple of 8)" });
         var schedule = cli.Add(new Option<string?>("--schedule") { Description = "noise schedule: linear (paper) or cosine" });
@@ -88,6 +89,7 @@ public static class Experiment
         PaperCommandLine.Positive(lr);
         PaperCommandLine.AtLeast(sampleSteps, 1);
         PaperCommandLine.AtLeast(samples, 2);
+        PaperCommandLine.AtLeast(ancestral, 1);
         PaperCommandLine.AtLeast(evalEvery, 1L);
         PaperCommandLine.AtLeast(channels, 8);
 
@@ -112,6 +114,7 @@ public static class Experiment
             Lr = parsed.GetValue(lr) ?? config.Lr,
             SampleSteps = parsed.GetValue(sampleSteps) ?? config.SampleSteps,
             FinalSamples = parsed.GetValue(samples) ?? config.FinalSamples,
+            AncestralSamples = parsed.GetValue(ancestral) ?? config.AncestralSamples,
             EvalEvery = parsed.GetValue(evalEvery) ?? config.EvalEvery,
             Schedule = parsed.GetValue(schedule) ?? config.Schedule,
             Net = parsed.GetValue(channels) is int ch ? config.UNet with { BaseChannels = ch } : config.Net,
