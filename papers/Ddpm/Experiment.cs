@@ -251,10 +251,10 @@ public static class Experiment
             ["class_coverage"] = final.Coverage,
             ["classes_covered"] = final.ClassesCovered,
             ["fd_history"] = fdHistory.Select(h => new Dictionary<string, double> { ["step"] = h.Step, ["fd_lenet"] = h.Fd, ["fd_lenet_real_floor"] = h.Floor }).ToList(),
-            ["final_train_loss"] = result.Losses.Count > 0 ? result.Losses.TakeLast(Math.Min(100, result.Losses.Count)).Average() : double.NaN,
+            ["final_train_loss"] = result.Losses.Count > 0 ? result.Losses.TakeLast(Math.Min(100, result.Losses.Count)).Average() : null,
             ["steps"] = result.Steps,
             ["train_seconds"] = result.TrainSeconds,
-            ["images_per_second"] = result.ItemsPerSecond,
+            ["images_per_second"] = double.IsFinite(result.ItemsPerSecond) ? result.ItemsPerSecond : null, // none when resumed at the end
             ["sampling_seconds"] = final.SamplingSeconds,
             ["parameters"] = unet.parameters().Sum(p => p.numel()),
             ["classifier_test_accuracy"] = judge.TestAccuracy,
