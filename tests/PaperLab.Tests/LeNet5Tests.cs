@@ -78,29 +78,7 @@ public class LeNet5Tests(MnistFixture mnist)
         using var y = tensor(new long[] { 3, 7 });
         Tensor Loss() => nn.functional.cross_entropy(model.forward(x), y);
 
-        model.zero_grad();
-        Loss().backward();
-        const double h = 1e-6;
-        foreach (var (name, p) in model.named_parameters())
-        {
-            var grad = p.grad!.flatten();
-            var flat = p.detach().flatten(); // shares storage with p
-            foreach (long i in new long[] { 0, p.numel() / 2, p.numel() - 1 })
-            {
-                double original = flat[i].item<double>();
-                double plus, minus;
-                using (no_grad())
-                {
-                    flat[i] = original + h; plus = Loss().item<double>();
-                    flat[i] = original - h; minus = Loss().item<double>();
-                    flat[i] = original;
-                }
-                double numeric = (plus - minus) / (2 * h);
-                double analytic = grad[i].item<double>();
-                Assert.True(Math.Abs(numeric - analytic) <= 1e-6 + 1e-4 * Math.Abs(numeric),
-                    $"{name}[{i}]: autograd {analytic:e6}, finite differences {numeric:e6}");
-            }
-        }
+        GradientCheck.MatchesFiniteDifferences(model, Loss);
     }
 
     [Fact]

@@ -160,29 +160,7 @@ public class TransformerTests
         var tgt = tensor(new long[] { 2, 6, 4, 3, 2, 8, 3, 0 }, new long[] { 2, 4 });
         var tgtIn = tgt.narrow(1, 0, 3); var gold = tgt.narrow(1, 1, 3);
         Tensor Loss() => TrainingRecipe.LabelSmoothedLoss(model.forward(src, tgtIn), gold, 0.1);
-        model.zero_grad();
-        Loss().backward();
-        const double step = 1e-6;
-        foreach (var (name, p) in model.named_parameters())
-        {
-            var grad = p.grad!.flatten();
-            var flat = p.detach().flatten();
-            foreach (long i in new long[] { 5 % p.numel(), p.numel() / 2, p.numel() - 1 })
-            {
-                double original = flat[i].item<double>();
-                double plus, minus;
-                using (no_grad())
-                {
-                    flat[i] = original + step; plus = Loss().item<double>();
-                    flat[i] = original - step; minus = Loss().item<double>();
-                    flat[i] = original;
-                }
-                double numeric = (plus - minus) / (2 * step);
-                double analytic = grad[i].item<double>();
-                Assert.True(Math.Abs(numeric - analytic) <= 1e-7 + 1e-4 * Math.Abs(numeric),
-                    $"{name}[{i}]: autograd {analytic:e6}, finite differences {numeric:e6}");
-            }
-        }
+        GradientCheck.MatchesFiniteDifferences(model, Loss, h: 1e-6, absTolerance: 1e-7, firstIndex: 5);
     }
 
     [Fact]
