@@ -67,7 +67,7 @@ public static class Experiment
         var batch = cli.Add(new Option<int?>("--batch-size") { Description = "images per optimizer step" });
         var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (Adam, cosine decay to 0)" });
         var weightDecay = cli.Add(new Option<double?>("--weight-decay") { Description = "L2 penalty of Adam (default 0)" });
-        var shift = cli.Add(new Option<int?>("--shift") { Description = "random training shifts of up to N pixels (default: 0 for MNIST, 2 for Fashion-MNIST)" });
+        var shift = cli.Add(new Option<int?>("--shift") { Description = "random training shifts of up to N pixels (default: 0 for MNIST, 1 for Fashion-MNIST)" });
         var flip = cli.Add(new Option<bool?>("--flip") { Description = "random left-right mirroring in training (default: on for Fashion-MNIST only)" });
         PaperCommandLine.AtLeast(weightDecay, 0.0);
         PaperCommandLine.AtLeast(shift, 0);

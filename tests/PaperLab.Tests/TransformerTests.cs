@@ -284,12 +284,9 @@ public class TransformerTests
     [InlineData("--dropout", "1.5")]
     public void Bad_flags_exit_2(params string[] args)
     {
-        var err = new StringWriter();
-        var old = Console.Error;
-        Console.SetError(err);
-        try { Assert.Equal(2, Experiment.Main(args)); }
-        finally { Console.SetError(old); }
-        Assert.Contains("Usage:", err.ToString());
+        var (exit, stderr) = PaperMain.Run(Experiment.Main, args);
+        Assert.Equal(2, exit);
+        Assert.Contains("Usage:", stderr);
     }
 
     [Fact]

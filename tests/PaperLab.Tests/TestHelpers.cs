@@ -39,3 +39,17 @@ static class GradientCheck
         }
     }
 }
+
+/// <summary>Runs a paper's Main in-process and captures what it wrote to stderr.</summary>
+static class PaperMain
+{
+    /// <summary>The exit code of <paramref name="main"/>(<paramref name="args"/>) and its stderr.</summary>
+    public static (int Exit, string Stderr) Run(Func<string[], int> main, string[] args)
+    {
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try { return (main(args), err.ToString()); }
+        finally { Console.SetError(old); }
+    }
+}
