@@ -2,6 +2,10 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
+// torch's RNG, its thread count and Console.Error are process-wide: tests that seed and then build a model
+// must not interleave with other tests drawing random numbers, so the suite runs one test at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace PaperLab.Tests;
 
 /// <summary>Autograd against central finite differences, for the from-scratch models' gradient checks.</summary>
