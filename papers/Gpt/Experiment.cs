@@ -127,12 +127,7 @@ public static class Experiment
         foreach (var o in new[] { maxIters, batch, block, layers, heads, embd, bench }) PaperCommandLine.AtLeast(o, 1);
         PaperCommandLine.AtLeast(sample, 0);
         PaperCommandLine.Positive(lr);
-        dropout.Validators.Add(r =>
-        {
-            if (r.Tokens.Count == 0) return;
-            try { if (r.GetValueOrDefault<double?>() is < 0 or >= 1) r.AddError("--dropout must be in [0, 1)"); }
-            catch (InvalidOperationException) { }
-        });
+        PaperCommandLine.InRange(dropout, 0, maxExclusive: 1);
 
         if (!cli.TryParse(args, out var common, out var parsed, out int exit)) return exit;
 

@@ -104,8 +104,8 @@ public static class Experiment
         var testLimit = cli.Add(new Option<int?>("--test-limit") { Description = "use only the first N test pairs" });
         foreach (var o in new[] { epochs, batchTokens, warmup, beam, layers, dModel, heads, dFf, minFreq, trainLimit, valLimit, testLimit, steps }) PaperCommandLine.AtLeast(o, 1);
         PaperCommandLine.Positive(lrFactor);
-        lengthPenalty.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is < 0) r.AddError("--length-penalty must be at least 0"); });
-        dropout.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is < 0 or >= 1) r.AddError("--dropout must be in [0, 1)"); });
+        PaperCommandLine.InRange(lengthPenalty, 0);
+        PaperCommandLine.InRange(dropout, 0, maxExclusive: 1);
 
         if (!cli.TryParse(args, out var common, out var parsed, out int exit)) return exit;
 

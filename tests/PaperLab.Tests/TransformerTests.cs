@@ -282,6 +282,9 @@ public class TransformerTests
     [InlineData("--beam", "zero")]
     [InlineData("--lr-factor", "-1")]
     [InlineData("--dropout", "1.5")]
+    [InlineData("--dropout", "x")]
+    [InlineData("--length-penalty", "abc")]
+    [InlineData("--length-penalty", "-0.5")]
     public void Bad_flags_exit_2(params string[] args)
     {
         var (exit, stderr) = PaperMain.Run(Experiment.Main, args);

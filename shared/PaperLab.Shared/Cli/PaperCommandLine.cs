@@ -73,6 +73,21 @@ public sealed class PaperCommandLine
         });
     }
 
+    /// <summary>
+    /// Adds a check that <paramref name="option"/>, when given, lies in [<paramref name="min"/>, <paramref name="maxExclusive"/>)
+    /// (no upper bound when <paramref name="maxExclusive"/> is null). An unparsable value is left to the parser's own error.
+    /// </summary>
+    public static void InRange(Option<double?> option, double min, double? maxExclusive = null) =>
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            double? value;
+            try { value = r.GetValueOrDefault<double?>(); }
+            catch (InvalidOperationException) { return; }
+            if (value < min || value >= maxExclusive)
+                r.AddError(maxExclusive is null ? $"{option.Name} must be at least {min}" : $"{option.Name} must be in [{min}, {maxExclusive})");
+        });
+
     /// <summary>Adds a check that <paramref name="option"/>, when given, is greater than 0.</summary>
     public static void Positive(Option<double?> option) =>
         option.Validators.Add(r =>
