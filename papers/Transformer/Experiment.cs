@@ -192,7 +192,7 @@ public static class Experiment
             new TrainSettings
             {
                 Epochs = config.Steps is null ? config.Epochs : null, Steps = config.Steps, Seed = common.Seed, LogEvery = Math.Max(1, loader.BatchesPerEpoch / 5),
-                CheckpointPath = run.File("checkpoint.bin"), ItemsPerStep = batches.PredictedTokens / batches.Count,
+                CheckpointPath = run.File("checkpoint.bin"), ItemsPerStep = batches.PredictedTokens / batches.Count, ItemName = "tokens",
             },
             run.Metrics, schedule, progress)
         {

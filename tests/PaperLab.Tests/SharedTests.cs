@@ -182,6 +182,20 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Progress_lines_count_the_items_the_run_names()
+    {
+        var (model, opt, loader) = Tiny();
+        var log = new StringWriter();
+        new Trainer(model, opt, loader, (x, y) => nn.functional.mse_loss(model.forward(x), y.to(float32).unsqueeze(1)),
+            new TrainSettings { Steps = 4, LogEvery = 2, ItemsPerStep = 8 * 32, ItemName = "tokens" },
+            progress: new TrainingProgress(log)).Run();
+        var lines = log.ToString().Split('\n').Where(l => l.StartsWith("step ")).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, l => Assert.Contains(" tokens/s", l));
+        Assert.DoesNotContain("samples/s", log.ToString());
+    }
+
+    [Fact]
     public void Corrupt_or_missing_checkpoints_are_named_in_the_error()
     {
         var (model, opt, _) = Tiny();

@@ -3,7 +3,7 @@ using Spectre.Console;
 namespace PaperLab.Training;
 
 /// <summary>
-/// Training progress: plain lines (step, loss, lr, samples/s, ETA) always, so logs and CI show them;
+/// Training progress: plain lines (step, loss, lr, samples/s or tokens/s, ETA) always, so logs and CI show them;
 /// on an interactive terminal also a Spectre.Console progress bar.
 /// </summary>
 public class TrainingProgress
@@ -35,9 +35,9 @@ public class TrainingProgress
     /// <summary>One step done, nothing to print.</summary>
     public virtual void Tick(long step) { }
 
-    /// <summary>A log point: mean loss since the last one, learning rate, training throughput.</summary>
-    public virtual void Report(long step, double loss, double lr, double itemsPerSecond) =>
-        Line($"step {step,7}/{_total}  loss {loss:0.0000}  lr {lr:0.00e+00}  {itemsPerSecond,9:#,0} samples/s  ETA {Eta(step):hh\\:mm\\:ss}");
+    /// <summary>A log point: mean loss since the last one, learning rate, training throughput in <paramref name="items"/> per second.</summary>
+    public virtual void Report(long step, double loss, double lr, double itemsPerSecond, string items = "samples") =>
+        Line($"step {step,7}/{_total}  loss {loss:0.0000}  lr {lr:0.00e+00}  {itemsPerSecond,9:#,0} {items}/s  ETA {Eta(step):hh\\:mm\\:ss}");
 
     /// <summary>A free-form line (evaluation results, resume notices).</summary>
     public virtual void Line(string text) => _out.WriteLine(text);
@@ -84,11 +84,11 @@ public class TrainingProgress
             if (_task != null) _task.Value = step;
         }
 
-        public override void Report(long step, double loss, double lr, double itemsPerSecond)
+        public override void Report(long step, double loss, double lr, double itemsPerSecond, string items = "samples")
         {
             Tick(step);
             if (_task != null) _task.Description = $"loss {loss:0.0000}";
-            base.Report(step, loss, lr, itemsPerSecond);
+            base.Report(step, loss, lr, itemsPerSecond, items);
         }
 
         public override void Line(string text) => AnsiConsole.WriteLine(text);

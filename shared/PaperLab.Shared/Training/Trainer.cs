@@ -23,8 +23,10 @@ public sealed record TrainSettings
     public long LogEvery { get; init; } = 100;
     /// <summary>Where checkpoints go (written atomically at every evaluation); null: none.</summary>
     public string? CheckpointPath { get; init; }
-    /// <summary>Examples in one batch, for samples/s (defaults to the loader's batch size).</summary>
+    /// <summary>Items in one batch, for the throughput (defaults to the loader's batch size).</summary>
     public long? ItemsPerStep { get; init; }
+    /// <summary>What <see cref="ItemsPerStep"/> counts, as the progress lines name it: "samples" (default) or "tokens".</summary>
+    public string ItemName { get; init; } = "samples";
 }
 
 /// <summary>What a training run measured.</summary>
@@ -165,7 +167,7 @@ public sealed class Trainer
                 {
                     _metrics?.Log(step, "train", "loss", window.Mean);
                     _metrics?.Log(step, "train", "lr", LearningRate);
-                    _progress.Report(step, window.Mean, LearningRate, throughput.PerSecond);
+                    _progress.Report(step, window.Mean, LearningRate, throughput.PerSecond, _settings.ItemName);
                     window.Reset();
                 }
                 else _progress.Tick(step);
