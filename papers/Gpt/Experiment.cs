@@ -47,12 +47,12 @@ public sealed record GptRunConfig(GptConfig Model, int BatchSize, int MaxIters, 
 
     /// <summary>
     /// A longer CPU run towards nanoGPT's GPU configuration (6 layers, 6 heads, 384 wide, block 256, batch 64,
-    /// dropout 0.2, 5000 steps → val 1.4697) at a size one core trains in about a quarter of an hour: 4 layers,
-    /// 192 wide, block 128, batch 16, dropout 0.1, 1500 steps (3.1 M tokens, about 3 passes over the text).
-    /// More steps (--max-iters) go further; the cosine follows the step count.
+    /// dropout 0.2, 5000 steps → val 1.4697) at a size two cores train in about half an hour: 4 layers,
+    /// 192 wide, block 128, batch 16, dropout 0.1, 5500 steps (11.3 M tokens, about 11 passes over the
+    /// training text). --max-iters changes the length; the cosine follows the step count.
     /// </summary>
     public static GptRunConfig Long { get; } = new(new GptConfig(65, BlockSize: 128, NLayer: 4, NHead: 4, NEmbd: 192, Dropout: 0.1),
-        BatchSize: 16, MaxIters: 1500, Lr: 1e-3, MinLr: 1e-4, WarmupIters: 100, LrDecayIters: 1500, EvalInterval: 250);
+        BatchSize: 16, MaxIters: 5500, Lr: 1e-3, MinLr: 1e-4, WarmupIters: 100, LrDecayIters: 5500, EvalInterval: 250);
 
     /// <summary>A tiny model for a few hundred steps: seconds of training, what CI runs.</summary>
     public static GptRunConfig Smoke { get; } = new(new GptConfig(65, BlockSize: 32, NLayer: 2, NHead: 2, NEmbd: 64, Dropout: 0.0),
@@ -101,18 +101,19 @@ public sealed record Published(string Metric, double Value, string Source)
 public static class Experiment
 {
     /// <summary>
-    /// libtorch threads when --threads is not given: 1. Measured on the project's shared 2-core machine
-    /// (README, "Threads"): with other jobs training, 8.7k tokens/s with one thread against 1.3k with two;
-    /// with nothing else training, 9.5k against 13.3k. One thread loses 1.4× at idle and avoids the 7× collapse.
+    /// libtorch threads when --threads is not given: one per core, as in the other papers. Measured on the
+    /// project's 2-core machine with nothing else running (README, "Threads"): 16.8k tokens/s on two threads
+    /// against 10.1k on one. With other jobs training, two OpenMP threads collapse (1.3k against 8.7k):
+    /// pass --threads 1 on a busy machine.
     /// </summary>
-    public const int DefaultThreads = 1;
+    public static int DefaultThreads => System.Environment.ProcessorCount;
 
     /// <summary>Parses the command line, runs the experiment, prints the run folder last. Exit 0, 1 (failure) or 2 (usage).</summary>
     public static int Main(string[] args)
     {
         var cli = new PaperCommandLine("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes",
-            defaultThreads: DefaultThreads.ToString());
-        var preset = cli.Add(new Option<string>("--preset") { Description = "cpu (nanoGPT's CPU run, default) or long (about a quarter of an hour)", DefaultValueFactory = _ => "cpu" });
+            defaultThreads: "one per core");
+        var preset = cli.Add(new Option<string>("--preset") { Description = "cpu (nanoGPT's CPU run, default) or long (about half an hour on two cores)", DefaultValueFactory = _ => "cpu" });
         preset.AcceptOnlyFromAmong("cpu", "long");
         var maxIters = cli.Add(new Option<int?>("--max-iters") { Description = "optimizer steps (the cosine decay ends there too)" });
         var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (min lr stays lr/10)" });
@@ -222,7 +223,7 @@ public static class Experiment
             {
                 Steps = config.MaxIters, Seed = common.Seed, ClipGradNorm = config.GradClip,
                 EvalEvery = config.EvalInterval, LogEvery = Math.Max(1, Math.Min(50, config.MaxIters / 20)),
-                CheckpointPath = run.File("checkpoint.bin"), ItemsPerStep = (long)config.BatchSize * config.Model.BlockSize,
+                CheckpointPath = run.File("checkpoint.bin"), ItemsPerStep = (long)config.BatchSize * config.Model.BlockSize, ItemName = "tokens",
             },
             run.Metrics, schedule, progress)
         {
