@@ -47,7 +47,7 @@ public sealed record GptRunConfig(GptConfig Model, int BatchSize, int MaxIters, 
 
     /// <summary>
     /// A longer CPU run towards nanoGPT's GPU configuration (6 layers, 6 heads, 384 wide, block 256, batch 64,
-    /// dropout 0.2, 5000 steps → val 1.4697) at a size two cores train in about half an hour: 4 layers,
+    /// dropout 0.2, 5000 steps → val 1.4697) at a size two cores train in about 25 minutes: 4 layers,
     /// 192 wide, block 128, batch 16, dropout 0.1, 5500 steps (11.3 M tokens, about 11 passes over the
     /// training text). --max-iters changes the length; the cosine follows the step count.
     /// </summary>
@@ -113,7 +113,7 @@ public static class Experiment
     {
         var cli = new PaperCommandLine("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes",
             defaultThreads: "one per core");
-        var preset = cli.Add(new Option<string>("--preset") { Description = "cpu (nanoGPT's CPU run, default) or long (about half an hour on two cores)", DefaultValueFactory = _ => "cpu" });
+        var preset = cli.Add(new Option<string>("--preset") { Description = "cpu (nanoGPT's CPU run, default) or long (about 25 minutes on two cores)", DefaultValueFactory = _ => "cpu" });
         preset.AcceptOnlyFromAmong("cpu", "long");
         var maxIters = cli.Add(new Option<int?>("--max-iters") { Description = "optimizer steps (the cosine decay ends there too)" });
         var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (min lr stays lr/10)" });
