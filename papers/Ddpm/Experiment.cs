@@ -154,7 +154,7 @@ public static class Experiment
     /// <exception cref="NonFiniteLossException">Training diverged.</exception>
     public static RunFolder Run(DdpmConfig config, CommonOptions common, string? classifierPath = null, TrainingProgress? progress = null)
     {
-        int threads = common.Threads ?? System.Environment.ProcessorCount;
+        int threads = common.ThreadCount;
         torch.set_num_threads(threads);
         var run = RunFolder.Create("ddpm", common.Out);
         run.WriteConfig("ddpm", config with { }, common.Seed, threads);

@@ -100,19 +100,10 @@ public sealed record Published(string Metric, double Value, string Source)
 /// <summary>Command-line entry of the GPT experiment.</summary>
 public static class Experiment
 {
-    /// <summary>
-    /// libtorch threads when --threads is not given: one per core, as in the other papers. Measured on the
-    /// project's 2-core machine with nothing else running (README, "Threads"): 16.8k tokens/s on two threads
-    /// against 10.1k on one. With other jobs training, two OpenMP threads collapse (1.3k against 8.7k):
-    /// pass --threads 1 on a busy machine.
-    /// </summary>
-    public static int DefaultThreads => System.Environment.ProcessorCount;
-
     /// <summary>Parses the command line, runs the experiment, prints the run folder last. Exit 0, 1 (failure) or 2 (usage).</summary>
     public static int Main(string[] args)
     {
-        var cli = new PaperCommandLine("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes",
-            defaultThreads: "one per core");
+        var cli = new PaperCommandLine("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes");
         var preset = cli.Add(new Option<string>("--preset") { Description = "cpu (nanoGPT's CPU run, default) or long (about 25 minutes on two cores)", DefaultValueFactory = _ => "cpu" });
         preset.AcceptOnlyFromAmong("cpu", "long");
         var maxIters = cli.Add(new Option<int?>("--max-iters") { Description = "optimizer steps (the cosine decay ends there too)" });
@@ -166,7 +157,7 @@ public static class Experiment
         }
         if (parsed.GetValue(bench) is int benchSteps)
         {
-            Bench.Run(config, common.Threads ?? DefaultThreads, benchSteps);
+            Bench.Run(config, common.ThreadCount, benchSteps);
             return 0;
         }
         try
@@ -191,7 +182,7 @@ public static class Experiment
     /// <exception cref="NonFiniteLossException">Training diverged.</exception>
     public static RunFolder Run(GptRunConfig config, CommonOptions common, string preset = "cpu", TrainingProgress? progress = null)
     {
-        int threads = common.Threads ?? DefaultThreads;
+        int threads = common.ThreadCount;
         torch.set_num_threads(threads);
         progress ??= TrainingProgress.ForConsole();
         var wall = System.Diagnostics.Stopwatch.StartNew();

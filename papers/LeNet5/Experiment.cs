@@ -106,7 +106,7 @@ public static class Experiment
     /// <exception cref="NonFiniteLossException">Training diverged.</exception>
     public static RunFolder Run(LeNet5Config config, CommonOptions common, TrainingProgress? progress = null)
     {
-        int threads = common.Threads ?? System.Environment.ProcessorCount;
+        int threads = common.ThreadCount;
         torch.set_num_threads(threads);
         var run = RunFolder.Create("lenet5", common.Out);
         run.WriteConfig("lenet5", config, common.Seed, threads);

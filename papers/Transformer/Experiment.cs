@@ -155,7 +155,7 @@ public static class Experiment
     public static RunFolder Run(TransformerConfig config, CommonOptions common, TrainingProgress? progress = null)
     {
         var wall = Stopwatch.StartNew();
-        int threads = common.Threads ?? System.Environment.ProcessorCount;
+        int threads = common.ThreadCount;
         torch.set_num_threads(threads);
         var run = RunFolder.Create("transformer", common.Out);
         run.WriteConfig("transformer", config, common.Seed, threads);

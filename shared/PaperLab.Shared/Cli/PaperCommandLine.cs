@@ -5,12 +5,19 @@ namespace PaperLab.Cli;
 
 /// <summary>The options every paper accepts (the command-line contract of README.md).</summary>
 /// <param name="Seed">Seed of every random choice: initialisation, shuffling, dropout.</param>
-/// <param name="Threads">Intra-op threads for libtorch; null keeps libtorch's default (one per core).</param>
+/// <param name="Threads">Intra-op threads for libtorch as given by --threads; null when not given (see <see cref="ThreadCount"/>).</param>
 /// <param name="Out">Run folder; null means <c>runs/&lt;paper&gt;/&lt;UTC time&gt;/</c>.</param>
 /// <param name="Data">Folder holding the dataset's files; null means search (see <c>DatasetLocator</c>).</param>
 /// <param name="Resume">Checkpoint to resume from; null starts afresh.</param>
 /// <param name="Smoke">Use the paper's tiny preset (seconds of training, what CI runs).</param>
-public sealed record CommonOptions(int Seed, int? Threads, string? Out, string? Data, string? Resume, bool Smoke);
+public sealed record CommonOptions(int Seed, int? Threads, string? Out, string? Data, string? Resume, bool Smoke)
+{
+    /// <summary>
+    /// The libtorch intra-op threads a paper runs with: --threads, or one per logical core when it is not given.
+    /// On a machine busy with other jobs, libtorch's OpenMP threads slow each other down, and --threads 1 is faster.
+    /// </summary>
+    public int ThreadCount => Threads ?? Environment.ProcessorCount;
+}
 
 /// <summary>
 /// Parses a paper's command line with System.CommandLine: the common options plus the paper's own.
@@ -42,11 +49,10 @@ public sealed class PaperCommandLine
 
     /// <param name="paper">Short name of the paper, e.g. "lenet5".</param>
     /// <param name="description">One line shown at the top of --help.</param>
-    /// <param name="defaultThreads">What the paper does without --threads, for --help (e.g. "1", "one per core").</param>
-    public PaperCommandLine(string paper, string description, string defaultThreads = "one per core")
+    public PaperCommandLine(string paper, string description)
     {
         Paper = paper;
-        _threads.Description = $"libtorch intra-op threads (default: {defaultThreads})";
+        _threads.Description = "libtorch intra-op threads (default: one per core)";
         _root = new RootCommand(description);
         AtLeast(_threads, 1);
         foreach (var o in new Option[] { _seed, _threads, _out, _data, _resume, _smoke }) _root.Options.Add(o);
