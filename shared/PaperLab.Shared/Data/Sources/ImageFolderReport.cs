@@ -122,7 +122,7 @@ public sealed record ImageFolderReport
     /// <summary>The first classes shown in <see cref="SamplesPng"/>, one row each.</summary>
     public required IReadOnlyList<string> SampleRows { get; init; }
     /// <summary>A PNG of up to 8 training images per class, one row per class (up to 16 classes).</summary>
-    [JsonIgnore] public required byte[] SamplesPng { get; init; }
+    [JsonIgnore] public byte[] SamplesPng { get; init; } = [];
 
     /// <summary>File names used by <see cref="WriteTo"/>.</summary>
     public const string TextFile = "data_report.txt", JsonFile = "data_report.json", SamplesFile = "data_samples.png";
