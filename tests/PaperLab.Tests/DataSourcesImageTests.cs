@@ -95,6 +95,12 @@ public class DataSourcesImageTests(MnistFixture mnist) : IDisposable
         Assert.Null(err);
         Assert.Equal("Bmp", bmp!.Format);
         Assert.Equal(img, bmp.Pixels);
+        // GIF: a 1×1 image whose one pixel is colour 0 of the table, white.
+        byte[] gif = [0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0x80, 0, 0, 0xFF, 0xFF, 0xFF, 0, 0, 0,
+                      0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3B];
+        var white = ImageDecoding.TryDecode(gif, 1, 1, 1, ResizeMode.Crop, out err);
+        Assert.Null(err);
+        Assert.Equal(("Gif", (byte)255), (white!.Format, white.Pixels[0]));
         var webp = ImageDecoding.TryDecode(ImageDecoding.Encode(img, 28, 28, 1, SKEncodedImageFormat.Webp, 100), 28, 28, 1, ResizeMode.Crop, out err);
         Assert.Null(err);
         Assert.Equal("Webp", webp!.Format);
@@ -348,6 +354,27 @@ public class DataSourcesImageTests(MnistFixture mnist) : IDisposable
         var (x, y) = tensors.Gather([0, 1]);
         Assert.Equal(new long[] { 2, 3, 32, 32 }, x.shape);
         Assert.Equal(second.Train.Labels[1], (int)y[1].item<long>());
+    }
+
+    [Fact]
+    public void Fashion_mnist_as_jpeg_folders_keeps_each_image_under_its_class_name_in_rgb()
+    {
+        var fashion = MnistFamily.LocateAndLoad("fashion-mnist", Split.Test).Take(150);
+        ImageFolderWriter.Write(fashion, _tmp["fashion"], ImageFileFormat.Jpeg);
+        var data = ImageFolder.Load(_tmp["fashion"], new ImageFolderOptions { Channels = 3, Height = 32, Width = 32, Resize = ResizeMode.Pad, ValidPercent = 10 });
+        // Class indices follow the folder names' ordinal order: "Ankle boot", "Bag", "Coat", ..., "T-shirt_top", "Trouser".
+        Assert.Equal(MnistFamily.FashionClassNames.Select(ImageFolderWriter.FolderName).Order(StringComparer.Ordinal), data.Train.ClassNames);
+        foreach (var set in new[] { data.Train, data.Valid })
+            for (int k = 0; k < set.Count; k++)
+            {
+                int i = IndexOf(set.Files[k]);
+                Assert.Equal(ImageFolderWriter.FolderName(MnistFamily.FashionClassNames[fashion.Labels[i]]), set.ClassNames[set.Labels[k]]);
+                // 28×28 scaled to 32×32 (same aspect ratio: nothing to crop or pad), grey on all three channels.
+                var img = set.Image(k);
+                Assert.True(img.Slice(0, 1024).SequenceEqual(img.Slice(1024, 1024)));
+            }
+        Assert.Equal(150, data.Report.ResizeActions["Scaled"]);
+        Assert.Equal(150, data.Report.GreySources);
     }
 
     [Fact]

@@ -90,6 +90,23 @@ public static class ImageDecoding
         if (codec is null) { error = "not an image Skia can read (unknown format or damaged header)"; return null; }
         var info = codec.Info;
         if (info.Width < 1 || info.Height < 1) { error = $"image of size {info.Width}×{info.Height}"; return null; }
+        bool grey = info.ColorType == SKColorType.Gray8;
+        if (grey && channels == 1 && info.Width == width && info.Height == height)
+        {
+            // The common case of MNIST-like data: a grey file already at the target size, decoded straight into the
+            // result (the general path would give the same bytes: R = G = B = v has luma v).
+            var direct = new byte[width * height];
+            var handle = System.Runtime.InteropServices.GCHandle.Alloc(direct, System.Runtime.InteropServices.GCHandleType.Pinned);
+            SKCodecResult r;
+            try { r = codec.GetPixels(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), handle.AddrOfPinnedObject()); }
+            finally { handle.Free(); }
+            if (r != SKCodecResult.Success)
+            {
+                error = r == SKCodecResult.IncompleteInput ? "truncated image data" : $"cannot decode ({r})";
+                return null;
+            }
+            return new DecodedImage(direct, width, height, true, codec.EncodedFormat.ToString(), ResizeAction.None);
+        }
         var rgbaInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         using var decoded = new SKBitmap(rgbaInfo);
         var result = codec.GetPixels(rgbaInfo, decoded.GetPixels());
@@ -115,7 +132,7 @@ public static class ImageDecoding
         try
         {
             byte[] pixels = ToPlanar(target, channels);
-            return new DecodedImage(pixels, info.Width, info.Height, info.ColorType == SKColorType.Gray8,
+            return new DecodedImage(pixels, info.Width, info.Height, grey,
                                     codec.EncodedFormat.ToString(), action);
         }
         finally

@@ -89,8 +89,11 @@ public static class TextSource
         n = Math.Max(n, 2);
         int[] train = ids[..n], valid = ids[n..];
 
+        var frequency = new long[tokenizer.VocabSize];
+        foreach (int id in ids) frequency[id]++;
         var counts = new Dictionary<string, long>();
-        foreach (var g in ids.GroupBy(i => i)) counts[tokenizer.TokenText(g.Key)] = counts.GetValueOrDefault(tokenizer.TokenText(g.Key)) + g.LongCount();
+        for (int id = 0; id < frequency.Length; id++)
+            if (frequency[id] > 0) counts[tokenizer.TokenText(id)] = counts.GetValueOrDefault(tokenizer.TokenText(id)) + frequency[id];
         var (common, rare) = TextDataReport.Extremes(counts);
         var lineLengths = text.Split('\n').Select(TextCleanup.CountRunes).ToArray();
         bool scoredOnValid = valid.Length >= 2;
@@ -107,7 +110,7 @@ public static class TextSource
             warnings.Add("the text mixes composed and decomposed characters (it is not NFC): identical-looking words get different tokens (--normalize nfc)");
         if (tokenizer is CharTokenizer && tokenizer.VocabSize > 256)
             warnings.Add($"{tokenizer.VocabSize} distinct characters: consider --rare-below or --normalize nfkc");
-        if (tokenizer is CharTokenizer ct)
+        if (tokenizer is CharTokenizer)
         {
             var trainSet = train.ToHashSet();
             int unseen = valid.Distinct().Count(id => !trainSet.Contains(id));
