@@ -264,6 +264,32 @@ public class DataSourcesTextTests : IDisposable
     }
 }
 
+/// <summary>What config.json gets from a source: names, not numbers; the rule in words; no machine-local settings.</summary>
+public class DataSourceRecordTests
+{
+    [Fact]
+    public void Options_and_source_records_serialize_for_config_json()
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(new ImageFolderOptions { CacheDir = "/tmp/x", Threads = 2 }, PaperLab.Runs.RunFolder.Json);
+        Assert.Contains("\"Resize\": \"Crop\"", json);
+        Assert.Contains("\"Rule\": \"decoded by SkiaSharp; images of 28", json);
+        Assert.DoesNotContain("CacheDir", json);
+        Assert.DoesNotContain("Threads", json);
+        json = System.Text.Json.JsonSerializer.Serialize(new TextSourceOptions { Cleanup = new TextCleanupOptions { Normalization = UnicodeNormalization.NFKC } }, PaperLab.Runs.RunFolder.Json);
+        Assert.Contains("\"Normalization\": \"NFKC\"", json);
+        Assert.Contains("\"Tokenizer\": \"Char\"", json);
+        var record = new DataSourceRecord("folder:/d", DataSourceKind.Folder, ["/d"], 3, 100, new string('a', 64), "rule");
+        Assert.Contains("\"Kind\": \"Folder\"", System.Text.Json.JsonSerializer.Serialize(record, PaperLab.Runs.RunFolder.Json));
+
+        // The content-hash selection: ⌊p·n/100 + ½⌉ smallest hashes, identical hashes together, independent of order.
+        string[] h = ["c", "a", "b", "a", "d"];
+        Assert.Equal(new[] { false, true, false, true, false }, ContentHash.SelectSmallest(h, 20)); // want 1, the group "a" has 2
+        Assert.Equal(new[] { false, true, true, true, false }, ContentHash.SelectSmallest(h, 50));
+        Assert.Equal(ContentHash.OfSortedLines(["x", "y"]), ContentHash.OfSortedLines(["y", "x"]));
+        Assert.Equal("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", ContentHash.Of("hello"));
+    }
+}
+
 /// <summary>The --dataset parser.</summary>
 public class DatasetArgumentTests
 {
