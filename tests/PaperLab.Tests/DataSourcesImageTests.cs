@@ -359,7 +359,7 @@ public class DataSourcesImageTests(MnistFixture mnist) : IDisposable
     [Fact]
     public void Fashion_mnist_as_jpeg_folders_keeps_each_image_under_its_class_name_in_rgb()
     {
-        var fashion = MnistFamily.LocateAndLoad("fashion-mnist", Split.Test).Take(150);
+        var fashion = MnistFamily.Locate("fashion-mnist", testLimit: 150).Test;
         ImageFolderWriter.Write(fashion, _tmp["fashion"], ImageFileFormat.Jpeg);
         var data = ImageFolder.Load(_tmp["fashion"], new ImageFolderOptions { Channels = 3, Height = 32, Width = 32, Resize = ResizeMode.Pad, ValidPercent = 10 });
         // Class indices follow the folder names' ordinal order: "Ankle boot", "Bag", "Coat", ..., "T-shirt_top", "Trouser".

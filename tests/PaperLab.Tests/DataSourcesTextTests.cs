@@ -201,12 +201,12 @@ public class DataSourcesTextTests : IDisposable
     public void Multi30k_val_as_tsv_and_as_two_gzip_files_gives_the_same_pairs()
     {
         string de = Kit("multi30k/val.de.gz"), en = Kit("multi30k/val.en.gz");
-        string[] src = TranslationPairs.ReadLines(de), tgt = TranslationPairs.ReadLines(en);
+        string[] src = PaperLab.Papers.Transformer.TranslationPairs.ReadLines(de), tgt = PaperLab.Papers.Transformer.TranslationPairs.ReadLines(en);
         string tsv = Write("val.tsv", string.Join("\n", src.Zip(tgt, (s, t) => s + "\t" + t)) + "\n\n");
         var fromTsv = PairsSource.Load([tsv]);
         Assert.Equal(1014, fromTsv.Train.Count + fromTsv.Valid.Count);
         Assert.Equal(1, fromTsv.Report.BlankLines);
-        Assert.Equal(TranslationPairs.Load(System.IO.Path.GetDirectoryName(de)!, "val", "de", "en").ToHashSet(), fromTsv.Train.Concat(fromTsv.Valid).ToHashSet());
+        Assert.Equal(PaperLab.Papers.Transformer.TranslationPairs.Load(System.IO.Path.GetDirectoryName(de)!, "val", "de", "en").ToHashSet(), fromTsv.Train.Concat(fromTsv.Valid).ToHashSet());
         var fromFiles = PairsSource.Load([Write("val.de", string.Join("\n", src)), Write("val.en", string.Join("\n", tgt))]);
         Assert.Equal(fromTsv.Valid, fromFiles.Valid);
         Assert.Equal(fromTsv.Train, fromFiles.Train);
