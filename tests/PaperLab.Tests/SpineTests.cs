@@ -29,6 +29,10 @@ public sealed record ToyOptions : ICheckedOptions
     [Option(Min = 0)] public int? BadEvalAt { get; init; }
     /// <summary>Throw an unforeseen exception after this step (tests).</summary>
     [Option(Min = 0)] public int? CrashAt { get; init; }
+    /// <summary>End the run after this step (tests).</summary>
+    [Option(Min = 0)] public int? EndAt { get; init; }
+    /// <summary>Record no loss before this step (tests).</summary>
+    [Option(Min = 0)] public int? LossFrom { get; init; }
     /// <summary>A mode choice.</summary>
     [Option(OneOf = new[] { "a", "b" })] public string Mode { get; init; } = "a";
     /// <summary>A flag.</summary>
@@ -82,7 +86,9 @@ public static class ToyPaper
             var loss = nn.functional.mse_loss(model.forward(x), y);
             if (step.Index == o.PoisonAt) loss = loss * float.NaN;
             if (step.Index >= o.BlowUpAt) loss = loss * 1e30f;
-            step.Record(loss);
+            if (step.Index >= (o.LossFrom ?? 0)) step.Record(loss);
+            step.Log("custom", "index", step.Index);
+            if (step.Index == o.EndAt) step.EndRun();
             loss.backward();
             optimizer.step();
         }
@@ -134,7 +140,7 @@ public class OptionTests
         Assert.Equal("n-embd", OptionSet.Kebab("NEmbd"));
         Assert.Equal("d-ff", OptionSet.Kebab("DFf"));
         var names = OptionSet.Describe(typeof(ToyOptions)).Select(o => o.Name).ToArray();
-        Assert.Equal(new[] { "steps", "lr", "dropout", "hidden", "eval-every", "poison-at", "blow-up-at", "bad-eval-at", "crash-at", "mode", "flag" }, names);
+        Assert.Equal(new[] { "steps", "lr", "dropout", "hidden", "eval-every", "poison-at", "blow-up-at", "bad-eval-at", "crash-at", "end-at", "loss-from", "mode", "flag" }, names);
     }
 
     [Fact]
@@ -349,6 +355,24 @@ public class TrainingLoopTests
         var s = Train(dir.File("run"), new ToyOptions { Steps = 25, EvalEvery = 5 });   // the asserts are inside the toy paper
         Assert.Equal(25, s.Steps);
         Assert.Equal(5, MetricsLog.Read(Path.Combine(dir.File("run"), "metrics.csv")).Count(r => r.Name == "mse"));
+    }
+
+    [Fact]
+    public void A_run_can_end_early_and_steps_may_record_no_loss()
+    {
+        using var dir = new TempDir();
+        var s = Train(dir.File("run"), new ToyOptions { EndAt = 22, LossFrom = 7 });
+        Assert.Equal(23, s.Steps);
+        Assert.Equal(16, s.Losses.Length);                                  // steps 7…22
+        var rows = MetricsLog.Read(dir.File("run", "metrics.csv"));
+        Assert.Equal(Enumerable.Range(1, 23).Select(i => (double)i - 1), rows.Where(r => r.Split == "custom").Select(r => r.Value));
+        Assert.DoesNotContain(rows, r => r.Name == "loss" && r.Step == 5);  // no loss recorded before step 7: none logged
+        Assert.Contains(rows, r => r.Name == "mse" && r.Step == 23);        // the early end evaluates
+        var (header, _) = Checkpoint.Read(dir.File("run", "checkpoint.bin"));
+        Assert.Equal((23L, 23L), (header.Step, header.TotalSteps));
+        var again = Train(dir.File("run"), new ToyOptions { EndAt = 22, LossFrom = 7 }, resume: dir.File("run", "checkpoint.bin"));
+        Assert.Empty(again.Losses);                                         // a finished run resumes to nothing
+        Assert.Equal(s.Weights, again.Weights);
     }
 
     [Fact]

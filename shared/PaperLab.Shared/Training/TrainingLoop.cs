@@ -30,7 +30,7 @@ public sealed record LoopSettings
 /// <param name="StartStep">The step this process started at (0, or the checkpoint's).</param>
 /// <param name="TrainSeconds">Seconds in training steps over the whole run (earlier processes of a resumed run included).</param>
 /// <param name="ItemsPerSecond">Training throughput of this process, samples (or tokens) per second; NaN if it took no step.</param>
-/// <param name="Losses">The training loss of every step of this process, in order.</param>
+/// <param name="Losses">The training loss of every step of this process that recorded one, in order.</param>
 /// <param name="LastEvaluation">The metrics of the last evaluation (empty if none ran).</param>
 public sealed record TrainingResult(long Steps, long StartStep, double TrainSeconds, double ItemsPerSecond,
                                     IReadOnlyList<float> Losses, IReadOnlyDictionary<string, double> LastEvaluation);
@@ -160,6 +160,7 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
     {
         long total = _settings.TotalSteps;
         var resumed = _ctx.Common.Resume is null ? null : Resume(RunContext.ResumePath(_ctx.Common.Resume), total);
+        if (resumed != null && resumed.Step == resumed.TotalSteps && resumed.TotalSteps < total) total = resumed.Step;   // it ended early (EndRun): finished
         long step = resumed?.Step ?? 0, items = resumed?.Items ?? 0;
         double priorSeconds = resumed?.TrainSeconds ?? 0;
         long startStep = step;
@@ -180,32 +181,34 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
                 foreach (var (optimizer, lr) in _optimizers)
                     if (lr != null) foreach (var group in optimizer.ParamGroups) group.LearningRate = lr(step);
                 random.manual_seed(BatchLoader.Mix(_ctx.Common.Seed, step));
-                var current = new TrainingStep(step, _settings.StepsPerEpoch, LearningRate, _settings.ItemsPerStep, lastCheckpoint);
+                var current = new TrainingStep(step, _settings.StepsPerEpoch, LearningRate, _settings.ItemsPerStep, lastCheckpoint, _run.Metrics);
                 throughput.Start();
                 using (var scope = NewDisposeScope())
                 {
                     yield return current;
                 }
                 throughput.Stop();
-                if (current.Loss is not float loss)
-                    throw new InvalidOperationException($"the step body of step {step} did not call step.Record(loss)");
                 step++;
                 _run.Started = true;
                 throughput.Add(current.Items);
                 items += current.Items;
-                _losses.Add(loss);
-                window.Add(loss);
+                if (current.Loss is double loss)
+                {
+                    _losses.Add((float)loss);
+                    window.Add(loss);
+                }
 
-                bool last = step == total;
+                bool last = step == total || current.EndsRun;
+                if (current.EndsRun) total = step;
                 if (step % _settings.LogEvery == 0 || last)
                 {
-                    double mean = window.Mean;
-                    _run.Metrics.Log(step, "train", "loss", mean);
-                    _run.Metrics.Log(step, "train", "lr", current.LearningRate);
+                    double mean = window.Mean;   // NaN when no step since the last log point recorded a loss (e.g. before RL updates start)
+                    if (window.Count > 0) _run.Metrics.Log(step, "train", "loss", mean);
+                    if (double.IsFinite(current.LearningRate)) _run.Metrics.Log(step, "train", "lr", current.LearningRate);
                     progress.Report(step, mean, current.LearningRate, throughput.PerSecond, _settings.ItemName);
                     window.Reset();
-                    firstLogged ??= mean;
-                    if (Math.Abs(mean) > DivergenceFactor && Math.Abs(mean) > DivergenceFactor * Math.Abs(firstLogged.Value))
+                    if (double.IsFinite(mean)) firstLogged ??= mean;
+                    if (firstLogged is double first && Math.Abs(mean) > DivergenceFactor && Math.Abs(mean) > DivergenceFactor * Math.Abs(first))
                         throw new DivergedException($"training diverged: the mean loss reached {mean:G4} at step {step} (first logged: {firstLogged:G4}); " +
                             (lastCheckpoint != null ? $"the last good checkpoint {lastCheckpoint} is kept" : "no checkpoint was written") + ". Try a lower learning rate.");
                 }
@@ -226,7 +229,7 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
                 }
                 if (evalDue || stop)
                 {
-                    WriteCheckpoint(step, priorSeconds + throughput.Seconds, items, new LossWindow(window.Sum, window.Count), firstLogged);
+                    WriteCheckpoint(step, last ? step : _settings.TotalSteps, priorSeconds + throughput.Seconds, items, new LossWindow(window.Sum, window.Count), firstLogged);
                     lastCheckpoint = CheckpointPath;
                 }
                 if (stop && !last) throw new RunInterruptedException(step, CheckpointPath);
@@ -255,7 +258,7 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
         return metrics;
     }
 
-    void WriteCheckpoint(long step, double trainSeconds, long items, LossWindow lossWindow, double? firstLogged)
+    void WriteCheckpoint(long step, long total, double trainSeconds, long items, LossWindow lossWindow, double? firstLogged)
     {
         var sections = new List<Checkpoint.Section>();
         foreach (var (name, part) in _parts)
@@ -267,7 +270,7 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
                 _ => throw new InvalidOperationException(name),
             });
         sections.Add(Checkpoint.Of(_run.Metrics.Rows));
-        var header = new CheckpointHeader(_ctx.Paper.Name, step, _settings.TotalSteps, trainSeconds, items, _run.Metrics.WallSeconds, Fingerprint(),
+        var header = new CheckpointHeader(_ctx.Paper.Name, step, total, trainSeconds, items, _run.Metrics.WallSeconds, Fingerprint(),
                                           lossWindow, firstLogged);
         Checkpoint.Write(CheckpointPath, header, sections);
     }
@@ -331,43 +334,63 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
 public sealed class TrainingStep
 {
     readonly string? _lastCheckpoint;
+    readonly MetricsLog _metrics;
 
-    internal TrainingStep(long index, long stepsPerEpoch, double learningRate, long items, string? lastCheckpoint)
+    internal TrainingStep(long index, long stepsPerEpoch, double learningRate, long items, string? lastCheckpoint, MetricsLog metrics)
     {
         Index = index;
         Epoch = stepsPerEpoch > 0 ? index / stepsPerEpoch : 0;
         LearningRate = learningRate;
         Items = items;
         _lastCheckpoint = lastCheckpoint;
+        _metrics = metrics;
     }
 
     /// <summary>The 0-based global step: what loaders and schedules are indexed by.</summary>
     public long Index { get; }
     /// <summary>The 0-based epoch this step belongs to (0 when the loop is not epoch-based).</summary>
     public long Epoch { get; }
-    /// <summary>The learning rate set for this step (first optimizer, first group).</summary>
+    /// <summary>The learning rate set for this step (first registered optimizer, first group; NaN without one).</summary>
     public double LearningRate { get; }
-    /// <summary>The loss recorded for this step.</summary>
-    public float? Loss { get; private set; }
-    /// <summary>Samples (or tokens) in this step.</summary>
+    /// <summary>The loss recorded for this step, if any.</summary>
+    public double? Loss { get; private set; }
+    /// <summary>Samples (or tokens, or environment steps) in this step.</summary>
     public long Items { get; private set; }
+    /// <summary>Whether the body asked to end the run after this step (<see cref="EndRun"/>).</summary>
+    public bool EndsRun { get; private set; }
 
     /// <summary>
     /// Records the step's loss (a scalar tensor) and checks it: call it after the forward pass and before
     /// <c>backward()</c>, so that a NaN or infinite loss stops training before it changes any weight.
+    /// A step that updates nothing (an RL step before learning starts) records no loss.
     /// </summary>
     /// <param name="loss">The scalar loss of this step.</param>
     /// <param name="items">Samples or tokens in this step, when they vary (the Transformer's token batches); null: the loop's setting.</param>
     /// <returns>The loss value.</returns>
     /// <exception cref="NonFiniteLossException">The loss is NaN or infinite.</exception>
-    public float Record(Tensor loss, long? items = null)
+    public float Record(Tensor loss, long? items = null) => (float)Record(loss.item<float>(), items);
+
+    /// <summary>Records a loss computed outside TorchSharp (a from-scratch engine); see <see cref="Record(Tensor, long?)"/>.</summary>
+    /// <exception cref="NonFiniteLossException">The loss is NaN or infinite.</exception>
+    public double Record(double loss, long? items = null)
     {
-        float value = loss.item<float>();
-        if (!float.IsFinite(value)) throw new NonFiniteLossException(Index, value, _lastCheckpoint);
-        Loss = value;
+        if (!double.IsFinite(loss)) throw new NonFiniteLossException(Index, loss, _lastCheckpoint);
+        Loss = loss;
         if (items is long n) Items = n;
-        return value;
+        return loss;
     }
+
+    /// <summary>Logs a metric of this step to metrics.csv (e.g. an episode's return: <c>step.Log("episode", "return", 187)</c>).</summary>
+    /// <param name="split">The row's split ("episode", "train", …).</param>
+    /// <param name="name">The metric's name.</param>
+    /// <param name="value">Its value.</param>
+    public void Log(string split, string name, double value) => _metrics.Log(Index + 1, split, name, value);
+
+    /// <summary>
+    /// Ends the run after this step, as if it were the last: the loop evaluates, writes the checkpoint and
+    /// stops (a run that reached its goal early, like a solved control task). Resuming it does nothing more.
+    /// </summary>
+    public void EndRun() => EndsRun = true;
 }
 
 /// <summary>Evaluation mode: modules in eval mode under no_grad, restored afterwards.</summary>
