@@ -15,7 +15,7 @@ public static class FileContent
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     public static bool IsGzip(string path)
     {
-        using var file = File.OpenRead(path);
+        using var file = PaperLab.Runs.FileAccessFailure.Guard(path, "the data file", writing: false, () => File.OpenRead(path));
         Span<byte> magic = stackalloc byte[2];
         return file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     }
@@ -28,7 +28,8 @@ public static class FileContent
     public static Stream OpenRead(string path)
     {
         bool gzip = IsGzip(path);
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var file = PaperLab.Runs.FileAccessFailure.Guard(path, "the data file", writing: false,
+            () => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16));
         return gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: false) : file;
     }
 
