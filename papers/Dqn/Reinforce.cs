@@ -285,7 +285,8 @@ public sealed class ReinforceLearner : IDisposable
         long checks = 0;
         while (EpisodeCount < Hp.MaxEpisodes && !cancel.IsCancellationRequested)
         {
-            onUpdate?.Invoke(Step());
+            ReinforceUpdate update = Step();   // not inside onUpdate?.Invoke(…): with no callback, ?. would skip the argument
+            onUpdate?.Invoke(update);
             if (Hp.EvalEvery == 0 || UpdateCount % Hp.EvalEvery != 0) continue;
             var check = new GreedyEvaluation(StepCount, Evaluation.GreedyReturns(Policy, Hp.EvalEpisodes, (long)SplitMix64.Mix(Seed, EvalStream * 1_000_000 + checks++)), Final: false);
             onEvaluation?.Invoke(check);

@@ -156,4 +156,16 @@ public class DqnReinforceTests
         Assert.Equal(expected.Select(x => x.Returns), got.Select(x => x.Returns));
         Assert.Equal(expected.Select(x => (x.PolicyLoss, x.ValueLoss)), got.Select(x => (x.PolicyLoss, x.ValueLoss)));
     }
+
+    [Fact]
+    public void A_short_run_beats_the_random_policy()
+    {
+        var hp = new ReinforceHyperparameters { MaxEpisodes = 120, EvalEvery = 0, SolveEpisodes = 20 };
+        using var learner = new ReinforceLearner(hp, seed: 0);
+        var outcome = learner.Train();
+        double random = Evaluation.RandomReturns(hp.SolveEpisodes, seed: 17).Average();   // about 22
+        Assert.Equal(120, outcome.Episodes);
+        Assert.Equal(30, outcome.Updates);   // 4 episodes per update
+        Assert.True(outcome.Final.Mean > 2 * random, $"greedy mean return {outcome.Final.Mean} after 120 episodes; random {random}");
+    }
 }
