@@ -56,21 +56,21 @@ public sealed record DqnHyperparameters
     /// <summary>Hidden layer widths of the Q-network.</summary>
     public int[] Hidden { get; init; } = [120, 84];
     /// <summary>Adam's learning rate.</summary>
-    public double LearningRate { get; init; } = 2.5e-4;
+    public double LearningRate { get; init; } = 1e-3;
     /// <summary>Replay memory size N (transitions).</summary>
-    public int BufferSize { get; init; } = 10_000;
+    public int BufferSize { get; init; } = 50_000;
     /// <summary>Minibatch size.</summary>
     public int BatchSize { get; init; } = 128;
     /// <summary>Discount factor γ.</summary>
     public double Gamma { get; init; } = 0.99;
     /// <summary>C: copy θ into θ⁻ every this many environment steps.</summary>
-    public int TargetSyncEvery { get; init; } = 500;
+    public int TargetSyncEvery { get; init; } = 250;
     /// <summary>ε at step 0.</summary>
     public double EpsilonStart { get; init; } = 1.0;
     /// <summary>ε after the decay.</summary>
-    public double EpsilonEnd { get; init; } = 0.05;
+    public double EpsilonEnd { get; init; } = 0.02;
     /// <summary>Environment steps over which ε falls linearly from start to end.</summary>
-    public long EpsilonDecaySteps { get; init; } = 10_000;
+    public long EpsilonDecaySteps { get; init; } = 8_000;
     /// <summary>No update before this many transitions are stored (must be ≥ BatchSize).</summary>
     public long LearningStarts { get; init; } = 1_000;
     /// <summary>One gradient update every this many environment steps.</summary>
@@ -78,9 +78,9 @@ public sealed record DqnHyperparameters
     /// <summary>δ of the Huber loss (1: the paper's error clipping to [−1, 1]).</summary>
     public double HuberDelta { get; init; } = 1.0;
     /// <summary>Most environment steps of a run.</summary>
-    public long TotalSteps { get; init; } = 100_000;
+    public long TotalSteps { get; init; } = 150_000;
     /// <summary>Greedy check every this many environment steps (0: never).</summary>
-    public long EvalEvery { get; init; } = 2_500;
+    public long EvalEvery { get; init; } = 1_000;
     /// <summary>Episodes of each greedy check.</summary>
     public int EvalEpisodes { get; init; } = 10;
     /// <summary>Episodes of the final greedy evaluation ("solved" is judged on these: 100 in CartPole-v1).</summary>
