@@ -25,7 +25,7 @@
 // Deviations, each for CartPole on a CPU, and why:
 //   * A two-hidden-layer MLP on the 4 state numbers instead of the convolutional network on 84×84×4 frames
 //     (no pixels, no frame stacking, no action repeat).
-//   * Adam instead of RMSProp (centred, lr 2.5e-4): the standard choice in current reference
+//   * Adam instead of RMSProp (lr 2.5e-4, momenta 0.95): the standard choice in current reference
 //     implementations; trains the small network reliably.
 //   * Steps are environment steps; C (TargetSyncEvery) counts environment steps, not updates (with
 //     TrainEvery = 1 they are the same).
