@@ -24,7 +24,7 @@ public static class CartPoleSvg
     /// A horizontal strip of <paramref name="frames"/> frames of <paramref name="states"/>, evenly spaced from
     /// the first state to the last.
     /// </summary>
-    /// <param name="states">s_0 … s_T of one episode (e.g. <see cref="Evaluation.GreedyTrajectory"/>).</param>
+    /// <param name="states">s_0 … s_T of one episode (e.g. <see cref="Rollouts.GreedyTrajectory"/>).</param>
     /// <param name="frames">Frames to draw (at most the number of states).</param>
     /// <param name="title">Text above the strip; null: none.</param>
     /// <returns>A standalone SVG document.</returns>

@@ -4,6 +4,7 @@
 // Sampling is with replacement (as Algorithm 1's "random minibatch" is usually read, and as the common
 // reference implementations do), so a batch may repeat a transition; from a buffer of 10k it rarely does.
 
+using PaperLab.Training;
 using static TorchSharp.torch;
 
 namespace PaperLab.Papers.Dqn;
@@ -27,8 +28,9 @@ public sealed record ReplayBatch(Tensor Observations, Tensor Actions, Tensor Rew
 /// <summary>
 /// A ring buffer of the last <see cref="Capacity"/> transitions with uniform sampling from its own seeded
 /// <see cref="SplitMix64"/>. Flat float arrays, not tensors: storing a transition is five array writes.
+/// Its contents, position and generator are part of a run's checkpoint (<see cref="ICheckpointState"/>).
 /// </summary>
-public sealed class ReplayBuffer
+public sealed class ReplayBuffer : ICheckpointState
 {
     readonly float[] _observations, _nextObservations, _rewards, _terminated;
     readonly int[] _actions;

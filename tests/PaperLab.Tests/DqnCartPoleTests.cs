@@ -180,10 +180,10 @@ public class DqnCartPoleTests
     [Fact]
     public void The_random_policy_averages_about_22()
     {
-        var returns = Evaluation.RandomReturns(1000, seed: 0);
+        var returns = Rollouts.RandomReturns(1000, seed: 0);
         Assert.InRange(returns.Average(), 20.5, 23.5);   // the published figure for CartPole-v1: about 22
         Assert.All(returns, r => Assert.InRange(r, 8, 500));  // the pole cannot fall from ±0.05 rad in fewer than 8 steps
-        Assert.Equal(returns, Evaluation.RandomReturns(1000, seed: 0));
+        Assert.Equal(returns, Rollouts.RandomReturns(1000, seed: 0));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using PaperLab.Papers.Dqn;
+using PaperLab.Runs;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -133,39 +134,44 @@ public class DqnReinforceTests
     }
 
     [Fact]
-    public void A_seeded_run_is_deterministic_and_resumes_exactly()
+    public void Batch_stacks_the_episodes_and_their_returns_to_go_and_standardise_rescales()
     {
-        var hp = new ReinforceHyperparameters { Hidden = [32], EpisodesPerUpdate = 2 };
-        (double[] Returns, double PolicyLoss, double ValueLoss)[] Run(ReinforceLearner learner, int updates) =>
-            Enumerable.Range(0, updates).Select(_ => learner.Step()).Select(u => (u.Returns, u.PolicyLoss, u.ValueLoss)).ToArray();
-
-        using var a = new ReinforceLearner(hp, seed: 5);
-        using var b = new ReinforceLearner(hp, seed: 5);
-        var ra = Run(a, 6);
-        var rb = Run(b, 6);
-        Assert.Equal(ra.Select(x => x.Returns), rb.Select(x => x.Returns));
-        Assert.Equal(ra.Select(x => (x.PolicyLoss, x.ValueLoss)), rb.Select(x => (x.PolicyLoss, x.ValueLoss)));
-
-        using var saved = new MemoryStream();
-        using (var w = new BinaryWriter(saved, System.Text.Encoding.UTF8, leaveOpen: true)) a.Save(w);
-        var expected = Run(a, 4);
-        using var resumed = new ReinforceLearner(hp, seed: 77);
-        saved.Position = 0;
-        using (var r = new BinaryReader(saved)) resumed.Load(r);
-        var got = Run(resumed, 4);
-        Assert.Equal(expected.Select(x => x.Returns), got.Select(x => x.Returns));
-        Assert.Equal(expected.Select(x => (x.PolicyLoss, x.ValueLoss)), got.Select(x => (x.PolicyLoss, x.ValueLoss)));
+        var e1 = new Episode([[1f, 2f], [3f, 4f]], [0, 1], [1.0, 1.0]);
+        var e2 = new Episode([[5f, 6f]], [1], [2.0]);
+        using var scope = NewDisposeScope();
+        var (s, a, g) = PolicyGradient.Batch([e1, e2], gamma: 0.5);
+        Assert.Equal(new long[] { 3, 2 }, s.shape);
+        Assert.Equal(new[] { 1f, 2f, 3f, 4f, 5f, 6f }, s.data<float>().ToArray());
+        Assert.Equal(new long[] { 0, 1, 1 }, a.data<long>().ToArray());
+        Assert.Equal(new[] { 1.5f, 1f, 2f }, g.data<float>().ToArray());     // G per episode: 1 + 0.5·1, 1; then 2
+        var z = PolicyGradient.Standardise(tensor(new[] { 1f, 2f, 3f, 6f })).data<float>().ToArray();
+        Assert.Equal(0, z.Average(), 6);
+        double sd = Math.Sqrt(z.Sum(x => x * x) / 3);                        // torch's std: the n − 1 form
+        Assert.Equal(1, sd, 5);
+        Assert.Equal(new[] { 0f }, PolicyGradient.Standardise(tensor(new[] { 7f })).data<float>().ToArray());
+        Assert.Throws<ArgumentException>(() => PolicyGradient.Batch([new Episode([], [], [])], 0.9));
     }
 
+    static DqnOptions Smoke => DqnOptions.Defaults(new DqnOptions { Algorithm = "reinforce" }, new PaperLab.Cli.RunOptions { Smoke = true });
+
     [Fact]
-    public void A_short_run_beats_the_random_policy()
+    public void Resuming_gives_exactly_the_uninterrupted_run() =>
+        // the policy, the baseline, both Adams and the sampler's generators and counters must all come back
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { Steps = 20 }, stopAfter: 13);
+
+    [Fact]
+    public void Smoke_run_beats_the_random_policy()
     {
-        var hp = new ReinforceHyperparameters { MaxEpisodes = 120, EvalEvery = 0, SolveEpisodes = 20 };
-        using var learner = new ReinforceLearner(hp, seed: 0);
-        var outcome = learner.Train();
-        double random = Evaluation.RandomReturns(hp.SolveEpisodes, seed: 17).Average();   // about 22
-        Assert.Equal(120, outcome.Episodes);
-        Assert.Equal(30, outcome.Updates);   // 4 episodes per update
-        Assert.True(outcome.Final.Mean > 2 * random, $"greedy mean return {outcome.Final.Mean} after 120 episodes; random {random}");
+        using var dir = new TempDir();
+        var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run")))!;
+        Assert.Equal("reinforce", summary.Algorithm);
+        Assert.Equal(30, summary.Updates);
+        Assert.Equal(120, summary.Episodes);                                   // 4 episodes per update
+        Assert.True(summary.FinalMeanReturn > 2 * summary.RandomMeanReturn,
+                    $"greedy mean return {summary.FinalMeanReturn} after 120 episodes; random {summary.RandomMeanReturn}");
+        var returns = MetricsLog.Read(dir.File("run", "metrics.csv")).Where(r => r.Split == "episode" && r.Name == "return").ToList();
+        Assert.Equal(120, returns.Count);
+        Assert.Equal(summary.EnvironmentSteps, (long)returns.Sum(r => r.Value));   // CartPole pays 1 per step
+        Assert.True(File.Exists(dir.File("run", "value.pt")));
     }
 }

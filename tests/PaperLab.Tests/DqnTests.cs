@@ -1,19 +1,21 @@
+using PaperLab.Cli;
 using PaperLab.Papers.Dqn;
+using PaperLab.Runs;
+using PaperLab.Training;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
 namespace PaperLab.Tests;
 
-/// <summary>DQN's pieces (TD target, error clipping, replay, ε, target sync) and short seeded runs.</summary>
+/// <summary>
+/// DQN's pieces (TD target, error clipping, replay, ε-greedy, the actor) checked by hand, and the experiment's
+/// step body checked through short runs: target-sync timing read from checkpoints, determinism, resume, a
+/// smoke run beating the random policy, and bad options.
+/// </summary>
 public class DqnTests
 {
-    /// <summary>A run that learns in a few thousand steps (a test, not the solving configuration).</summary>
-    static readonly DqnHyperparameters Short = new()
-    {
-        Hidden = [64, 64], LearningRate = 1e-3, BufferSize = 5_000, BatchSize = 32, TargetSyncEvery = 100,
-        EpsilonDecaySteps = 1_500, LearningStarts = 300, TotalSteps = 3_000, EvalEvery = 0, SolveEpisodes = 20,
-    };
+    static DqnOptions Smoke => DqnOptions.Defaults(new DqnOptions(), new RunOptions { Smoke = true });
 
     [Fact]
     public void Td_target_is_r_plus_gamma_max_next_q_and_r_alone_at_a_terminal_state()
@@ -21,11 +23,14 @@ public class DqnTests
         using var rewards = tensor(new[] { 1f, 1f, 0.5f });
         using var nextQ = tensor(new[] { 1f, 2f, 3f, -1f, 10f, 20f }, new long[] { 3, 2 });   // Q̂(s', ·)
         using var terminated = tensor(new[] { 0f, 1f, 0f });
-        using var y = DqnLearner.TdTarget(rewards, nextQ, terminated, gamma: 0.9);
+        using var y = QLearning.TdTarget(rewards, nextQ, terminated, gamma: 0.9);
         // 1 + 0.9·max(1, 2) = 2.8;  terminal: 1;  0.5 + 0.9·max(10, 20) = 18.5
         Assert.Equal(new[] { 2.8f, 1f, 18.5f }, y.data<float>().ToArray());
-        using var y0 = DqnLearner.TdTarget(rewards, nextQ, terminated, gamma: 0.0);
+        using var y0 = QLearning.TdTarget(rewards, nextQ, terminated, gamma: 0.0);
         Assert.Equal(new[] { 1f, 1f, 0.5f }, y0.data<float>().ToArray());   // γ = 0: the reward alone
+        using var q = tensor(new[] { 1f, 2f, 3f, -1f, 10f, 20f }, new long[] { 3, 2 });
+        using var a = tensor(new long[] { 1, 0, 1 });
+        Assert.Equal(new[] { 2f, 3f, 20f }, QLearning.ActionValues(q, a).data<float>().ToArray());   // Q(s, a) of the actions taken
     }
 
     [Fact]
@@ -50,10 +55,57 @@ public class DqnTests
         Assert.Equal(0.05, schedule.Value(1_000));
         Assert.Equal(0.05, schedule.Value(1_000_000));
         Assert.Equal(0.1, new LinearSchedule(1.0, 0.1, 0).Value(0));
-        // the learner acts with ε of its step count: ε(0) = 1 at its first step
-        using var learner = new DqnLearner(Short, seed: 0);
-        Assert.Equal(1.0, learner.Step().Epsilon);
-        Assert.Equal(Short.Epsilon.Value(1), learner.Step().Epsilon, 12);
+    }
+
+    [Fact]
+    public void Updates_are_counted_from_learning_starts_every_train_every_steps()
+    {
+        Assert.Equal(0, QLearning.UpdatesBy(999, learningStarts: 1000, trainEvery: 1));
+        Assert.Equal(1, QLearning.UpdatesBy(1000, 1000, 1));
+        Assert.Equal(1701, QLearning.UpdatesBy(2000, 300, 1));                 // steps 300 … 2000
+        Assert.Equal(3, QLearning.UpdatesBy(12, 3, 4));                        // steps 4, 8, 12
+        Assert.Equal(3, QLearning.UpdatesBy(12, 4, 4));                        // the same: 4 counts
+        Assert.Equal(2, QLearning.UpdatesBy(12, 5, 4));                        // 8, 12
+        for (long n = 0; n < 60; n++)                                          // against counting one by one
+            Assert.Equal(Enumerable.Range(1, (int)n).Count(t => t >= 7 && t % 3 == 0), QLearning.UpdatesBy(n, 7, 3));
+    }
+
+    [Fact]
+    public void Epsilon_greedy_acts_greedily_at_zero_and_uniformly_at_one()
+    {
+        torch.manual_seed(5);
+        using var q = new Mlp(4, [8], 2);
+        var actor = new EpsilonGreedyActor(new CartPole(3), exploreSeed: 4);
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal(Rollouts.GreedyAction(q, actor.Observation), actor.Act(q, 0.0)));
+        int ones = Enumerable.Range(0, 4000).Sum(_ => actor.Act(q, 1.0));
+        Assert.InRange(ones / 4000.0, 0.5 - 0.04, 0.5 + 0.04);               // sd 0.008
+    }
+
+    [Fact]
+    public void The_actor_chains_transitions_ends_episodes_and_resumes_exactly()
+    {
+        var actor = new EpsilonGreedyActor(new CartPole(7), exploreSeed: 8);
+        using var q = new Mlp(4, [8], 2);
+        var seen = new List<Experience>();
+        for (int i = 0; i < 300; i++) seen.Add(actor.Step(actor.Act(q, 1.0)));
+        for (int i = 1; i < seen.Count; i++)
+            if (seen[i - 1].Ended is null) Assert.Equal(seen[i - 1].NextObservation, seen[i].Observation);   // s' becomes s
+        var ends = seen.Where(e => e.Ended != null).ToList();
+        Assert.True(ends.Count >= 5, $"{ends.Count} episodes in 300 random steps");
+        Assert.All(ends, e => Assert.True(e.Terminated));                    // random play falls long before 500
+        Assert.Equal(Enumerable.Range(0, ends.Count).Select(i => (long)i), ends.Select(e => e.Ended!.Index));
+        Assert.Equal(seen.FindLastIndex(e => e.Ended != null) + 1, ends.Sum(e => e.Ended!.Length));   // the episodes tile the steps
+        Assert.All(ends, e => Assert.Equal(e.Ended!.Length, e.Ended.Return));   // reward 1 per step
+
+        using var saved = new MemoryStream();
+        using (var w = new BinaryWriter(saved, System.Text.Encoding.UTF8, leaveOpen: true)) actor.Save(w);
+        var expected = Enumerable.Range(0, 100).Select(_ => actor.Step(actor.Act(q, 0.5))).ToList();
+        var resumed = new EpsilonGreedyActor(new CartPole(99), exploreSeed: 98);   // other seeds: everything comes from the state
+        saved.Position = 0;
+        using (var r = new BinaryReader(saved)) resumed.Load(r);
+        var got = Enumerable.Range(0, 100).Select(_ => resumed.Step(resumed.Act(q, 0.5))).ToList();
+        Assert.Equal(expected.Select(e => (e.Action, e.Reward, e.Terminated, e.Ended)), got.Select(e => (e.Action, e.Reward, e.Terminated, e.Ended)));
+        Assert.Equal(expected.SelectMany(e => e.NextObservation), got.SelectMany(e => e.NextObservation));
     }
 
     [Fact]
@@ -112,99 +164,40 @@ public class DqnTests
         Assert.Throws<ArgumentException>(() => new ReplayBuffer(4, 2, 0).Add([1f], 0, 0, [1f, 2f], false));
     }
 
-    static float[] Flat(Mlp net) => net.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
-
-    [Fact]
-    public void Target_network_copies_the_online_one_every_C_steps_and_only_then()
-    {
-        var hp = Short with { TargetSyncEvery = 25, LearningStarts = 40, BatchSize = 16, TotalSteps = 200 };
-        using var learner = new DqnLearner(hp, seed: 1);
-        float[] target = Flat(learner.Target);
-        Assert.Equal(Flat(learner.Online), target);   // θ⁻ = θ at the start
-        int differed = 0;
-        for (int i = 0; i < 150; i++)
-        {
-            DqnStep step = learner.Step();
-            Assert.Equal(step.Step % 25 == 0, step.TargetSynced);
-            Assert.Equal(step.Step >= 40, step.Update != null);   // updates start at LearningStarts, every step
-            float[] now = Flat(learner.Target);
-            if (step.TargetSynced)
-            {
-                Assert.Equal(Flat(learner.Online), now);   // θ⁻ ← θ
-                target = now;
-            }
-            else
-            {
-                Assert.Equal(target, now);                 // θ⁻ frozen between syncs
-                if (!Flat(learner.Online).SequenceEqual(now)) differed++;
-            }
-        }
-        Assert.True(differed > 80, $"the online network should move away from the target between syncs (it did at {differed} steps)");
-    }
-
     [Fact]
     public void Update_lowers_the_loss_on_a_fixed_batch()
     {
-        // the update direction is right: repeated steps on one replayed batch (with θ⁻ fixed) shrink its Huber loss
-        using var learner = new DqnLearner(Short, seed: 2);
-        for (int i = 0; i < 300; i++) learner.Step();   // fill the replay with 300 transitions, no update yet
+        // the update direction is right: repeated steps on one replayed batch (θ⁻ fixed) shrink its Huber loss
+        var env = new CartPole(2);
+        var coin = new SplitMix64(3);
+        var replay = new ReplayBuffer(1000, 4, seed: 4);
+        float[] s = env.Reset();
+        for (int i = 0; i < 300; i++)
+        {
+            int a = coin.NextInt(2);
+            var r = env.Step(a);
+            replay.Add(s, a, r.Reward, r.Observation, r.Terminated);
+            s = r.Done ? env.Reset() : r.Observation;
+        }
+        torch.manual_seed(2);
+        using var online = new Mlp(4, [64, 64], 2);
+        using var target = new Mlp(4, [64, 64], 2);
+        target.CopyFrom(online);
+        var optimizer = optim.Adam(online.parameters(), lr: 1e-3);
         using var scope = NewDisposeScope();
-        var batch = learner.Replay.Sample(64);
+        var batch = replay.Sample(64);
         Tensor y;
-        using (no_grad()) y = DqnLearner.TdTarget(batch.Rewards, learner.Target.forward(batch.NextObservations), batch.Terminated, 0.99);
-        float Loss() => nn.functional.huber_loss(learner.Online.forward(batch.Observations).gather(1, batch.Actions.unsqueeze(1)).squeeze(1), y).item<float>();
-        float before = Loss();
+        using (no_grad()) y = QLearning.TdTarget(batch.Rewards, target.forward(batch.NextObservations), batch.Terminated, 0.99);
+        Tensor Loss() => nn.functional.huber_loss(QLearning.ActionValues(online.forward(batch.Observations), batch.Actions), y);
+        float before = Loss().item<float>();
         for (int i = 0; i < 100; i++)
         {
-            learner.Optimizer.zero_grad();
-            nn.functional.huber_loss(learner.Online.forward(batch.Observations).gather(1, batch.Actions.unsqueeze(1)).squeeze(1), y).backward();
-            learner.Optimizer.step();
+            optimizer.zero_grad();
+            Loss().backward();
+            optimizer.step();
         }
-        Assert.True(Loss() < 0.1f * before, $"loss {before} → {Loss()}");
-    }
-
-    [Fact]
-    public void A_seeded_run_is_deterministic()
-    {
-        var hp = Short with { LearningStarts = 200, TotalSteps = 500 };
-        List<DqnStep> Run(int seed)
-        {
-            using var learner = new DqnLearner(hp, seed);
-            return Enumerable.Range(0, 500).Select(_ => learner.Step()).ToList();
-        }
-        var a = Run(4);
-        var b = Run(4);
-        Assert.Equal(a, b);   // records: ε, episodes (returns, lengths) and updates (loss, mean max-Q) all equal
-        Assert.Contains(a, s => s.Update != null);
-        Assert.Contains(a, s => s.Episode != null);
-        Assert.NotEqual(a, Run(5));
-    }
-
-    [Fact]
-    public void Resuming_from_a_saved_state_continues_exactly()
-    {
-        var hp = Short with { LearningStarts = 200, TotalSteps = 1_000 };
-        using var original = new DqnLearner(hp, seed: 6);
-        for (int i = 0; i < 400; i++) original.Step();
-        using var saved = new MemoryStream();
-        using (var w = new BinaryWriter(saved, System.Text.Encoding.UTF8, leaveOpen: true)) original.Save(w);
-        var expected = Enumerable.Range(0, 200).Select(_ => original.Step()).ToList();
-
-        using var resumed = new DqnLearner(hp, seed: 99);   // another seed: everything must come from the state
-        saved.Position = 0;
-        using (var r = new BinaryReader(saved)) resumed.Load(r);
-        Assert.Equal(400, resumed.StepCount);
-        Assert.Equal(expected, Enumerable.Range(0, 200).Select(_ => resumed.Step()).ToList());
-    }
-
-    [Fact]
-    public void A_short_run_beats_the_random_policy()
-    {
-        using var learner = new DqnLearner(Short, seed: 0);
-        var outcome = learner.Train();
-        double random = Evaluation.RandomReturns(Short.SolveEpisodes, seed: 17).Average();   // about 22
-        Assert.Equal(3_000, outcome.Steps);
-        Assert.True(outcome.Final.Mean > 2 * random, $"greedy mean return {outcome.Final.Mean} after 3,000 steps; random {random}");
+        float after = Loss().item<float>();
+        Assert.True(after < 0.1f * before, $"loss {before} → {after}");
     }
 
     [Fact]
@@ -212,7 +205,7 @@ public class DqnTests
     {
         torch.manual_seed(8);
         using var net = new Mlp(4, [16], 2);
-        var batched = Evaluation.GreedyReturns(net, 6, seed: 21);
+        var batched = Rollouts.GreedyReturns(net, 6, seed: 21);
         for (int i = 0; i < 6; i++)
         {
             var env = new CartPole(SplitMix64.Mix(21, i));
@@ -220,22 +213,122 @@ public class DqnTests
             double total = 0;
             while (true)
             {
-                var result = env.Step(DqnLearner.GreedyAction(net, s));
+                var result = env.Step(Rollouts.GreedyAction(net, s));
                 total += result.Reward;
                 if (result.Done) break;
                 s = result.Observation;
             }
             Assert.Equal(total, batched[i]);
         }
-        Assert.Equal(batched[0], Evaluation.GreedyTrajectory(net, seed: 21).Count - 1);   // T steps, T + 1 states
+        Assert.Equal(batched[0], Rollouts.GreedyTrajectory(net, seed: 21).Count - 1);   // T steps, T + 1 states
     }
 
     [Fact]
-    public void Bad_settings_are_refused_with_the_field_named()
+    public void Held_out_states_are_consecutive_states_of_random_play()
     {
-        var e = Assert.Throws<ArgumentException>(() => new DqnLearner(Short with { LearningStarts = 10, BatchSize = 32 }, 0));
-        Assert.Contains("LearningStarts", e.Message);
-        Assert.Contains("Gamma", Assert.Throws<ArgumentException>(() => new DqnHyperparameters { Gamma = 1.5 }.Validate()).Message);
-        Assert.Contains("TargetSyncEvery", Assert.Throws<ArgumentException>(() => new DqnHyperparameters { TargetSyncEvery = 0 }.Validate()).Message);
+        using var states = Rollouts.RandomPolicyStates(12, seed: 5);
+        Assert.Equal(4, states.shape[1]);
+        var rows = Enumerable.Range(0, (int)states.shape[0]).Select(i => states[i].data<float>().ToArray()).ToArray();
+        Assert.Equal(new CartPole(SplitMix64.Mix(5, 0)).Reset(), rows[0]);                // episode 0's initial state
+        // each next row is one push (left or right) from the row before, or the start of the next episode
+        int starts = 1;
+        for (int i = 1; i < rows.Length; i++)
+        {
+            var s = new CartPoleState(rows[i - 1][0], rows[i - 1][1], rows[i - 1][2], rows[i - 1][3]);
+            bool pushed = new[] { 0, 1 }.Any(a => CartPole.Dynamics(s, a).ToObservation().Zip(rows[i]).All(p => Math.Abs(p.First - p.Second) < 1e-5));
+            if (!pushed)
+            {
+                Assert.Equal(new CartPole(SplitMix64.Mix(5, starts)).Reset(), rows[i]);   // the next episode's initial state
+                starts++;
+            }
+            Assert.False(CartPole.Fails(new CartPoleState(rows[i][0], rows[i][1], rows[i][2], rows[i][3])));   // none terminal
+        }
+        Assert.Equal(12, starts);
+        Assert.InRange(rows.Length, 12 * 10, 12 * 40);                                      // about 22 steps an episode
+    }
+
+    /// <summary>The "online" and "target" sections of a run's final checkpoint (module bytes: names and values).</summary>
+    static (byte[] Online, byte[] Target) Networks(string dir)
+    {
+        var (_, sections) = Checkpoint.Read(Path.Combine(dir, "checkpoint.bin"));
+        return (sections.Single(s => s.Name == "online").Bytes, sections.Single(s => s.Name == "target").Bytes);
+    }
+
+    [Fact]
+    public void The_target_network_is_the_online_one_of_the_last_multiple_of_C()
+    {
+        // runs that differ only in length share every step before their end: the target of a run of n steps
+        // must be the online network of the run that stopped at the last multiple of C before n
+        using var dir = new TempDir();
+        var o = Smoke with { TargetSyncEvery = 25, LearningStarts = 40, BatchSize = 16, EvalEvery = 10_000 };
+        var nets = new Dictionary<long, (byte[] Online, byte[] Target)>();
+        foreach (long n in new long[] { 50, 74, 75, 82 })
+        {
+            PaperRun.Run(Experiment.Run, o with { Steps = n }, PaperRun.Context(Experiment.Paper, dir.File($"n{n}")));
+            nets[n] = Networks(dir.File($"n{n}"));
+        }
+        Assert.Equal(nets[50].Online, nets[50].Target);       // synced at 50
+        Assert.Equal(nets[50].Online, nets[74].Target);       // frozen from 51 to 74
+        Assert.NotEqual(nets[74].Online, nets[74].Target);    // while θ learned
+        Assert.Equal(nets[75].Online, nets[75].Target);       // synced at 75
+        Assert.Equal(nets[75].Online, nets[82].Target);
+        Assert.NotEqual(nets[74].Online, nets[75].Online);    // every step from 40 on updates θ
+    }
+
+    [Fact]
+    public void A_seeded_run_is_deterministic()
+    {
+        using var dir = new TempDir();
+        var o = Smoke with { Steps = 700 };
+        string[] Rows(string run) => MetricsLog.Read(Path.Combine(run, "metrics.csv"))
+            .Where(r => r.Split != "process" && !r.Name.Contains("seconds")).Select(r => $"{r.Step},{r.Split},{r.Name},{r.Value:R}").ToArray();
+        PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File("a"), seed: 4));
+        PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File("b"), seed: 4));
+        PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File("c"), seed: 5));
+        var a = Rows(dir.File("a"));
+        Assert.Contains(a, r => r.Contains(",train,loss,"));
+        Assert.Contains(a, r => r.Contains(",episode,return,"));
+        Assert.Equal(a, Rows(dir.File("b")));                 // episode returns, ε, losses, checks, mean max-Q
+        Assert.Equal(Networks(dir.File("a")).Online, Networks(dir.File("b")).Online);
+        Assert.Equal(Networks(dir.File("a")).Target, Networks(dir.File("b")).Target);
+        Assert.NotEqual(a, Rows(dir.File("c")));
+    }
+
+    [Fact]
+    public void Resuming_gives_exactly_the_uninterrupted_run() =>
+        // stopped mid-episode, between two evaluations: the replay memory, the actor's episode in progress,
+        // both networks and Adam must all come back
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { Steps = 800 }, stopAfter: 450);
+
+    [Fact]
+    public void Smoke_run_beats_the_random_policy_by_far()
+    {
+        using var dir = new TempDir();
+        var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run")))!;
+        Assert.InRange(summary.RandomMeanReturn, 15, 30);    // about 22
+        Assert.True(summary.FinalMeanReturn > 3 * summary.RandomMeanReturn,
+                    $"greedy mean return {summary.FinalMeanReturn} after {summary.EnvironmentSteps} steps; random {summary.RandomMeanReturn}");
+        Assert.Equal(2_000, summary.EnvironmentSteps);
+        Assert.Equal(QLearning.UpdatesBy(2_000, 300, 1), summary.Updates);
+        Assert.Equal(MetricsLog.Read(dir.File("run", "metrics.csv")).Count(r => r.Split == "episode" && r.Name == "return"), summary.Episodes);
+        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt", "summary.json", "report.html" })
+            Assert.True(File.Exists(dir.File("run", f)), $"{f} missing from the run folder");
+        string report = File.ReadAllText(dir.File("run", "report.html"));
+        Assert.Contains("<svg", report);                      // the strip of the pole under the learned policy
+        Assert.Contains("Mean max_a Q", report);
+    }
+
+    [Theory]
+    [InlineData("--hidden: expected comma-separated layer widths", "--hidden", "64,0")]
+    [InlineData("--learning-starts 10 must be at least --batch-size 32", "--learning-starts", "10", "--batch-size", "32")]
+    [InlineData("--algorithm: expected one of dqn, reinforce, got 'a2c'", "--algorithm", "a2c")]
+    [InlineData("--data: this paper reads no dataset", "--data", "/tmp")]
+    [InlineData("--bench times DQN's pieces", "--bench", "10", "--algorithm", "reinforce")]
+    [InlineData("--gamma: expected a number in [0, 1], got '1.5'", "--gamma", "1.5")]
+    public void Bad_options_exit_2_naming_the_option(string message, params string[] args)
+    {
+        var (exit, stderr) = PaperMain.Run(Experiment.Main, args.Append("--smoke").ToArray());
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr);
     }
 }
