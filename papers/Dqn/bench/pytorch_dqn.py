@@ -4,8 +4,8 @@ Everything mirrors papers/Dqn: the friction-free CartPole equations and episode 
 SplitMix64 generator and its per-purpose streams (SplitMix64.cs: the same seed gives the same initial
 states, the same epsilon coin flips and the same replay slots as the C# run, as long as both networks choose
 the same actions), the 4-120-84-2 ReLU network, Adam, the Huber loss, the TD target with truncation not
-terminal, the target sync every C environment steps, the linear epsilon schedule, and Train()'s stopping
-rule: a 10-episode greedy check every 1,000 steps; when it reaches 475, a 100-episode greedy evaluation on
+terminal, the target sync every C environment steps, the linear epsilon schedule, and Experiment.RunDqn's
+stopping rule: a 10-episode greedy check every 1,000 steps; when it reaches 475, a 100-episode greedy evaluation on
 fresh seeds decides. Only the network's initial weights differ (torch's generator is not libtorch's as
 TorchSharp seeds it), so the runs are not step-for-step equal; compare times to solve over several seeds.
 
@@ -14,8 +14,15 @@ Run with Debian's python3-torch and OpenBLAS:
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 \\
         papers/Dqn/bench/pytorch_dqn.py --threads 1 --seed 0
 
-Prints one JSON line: solved, steps, updates, episodes, final_mean_return, seconds (wall, training and
-evaluations), steps_per_second, settings.
+Prints one JSON line: solved, steps, updates, episodes, seconds (wall, training and greedy checks),
+steps_per_second, final_mean_return (100 greedy episodes from the initial states of the C# run's final
+evaluation, stream 6, after the clock stops), settings.
+
+With --bench N it trains nothing: like `Dqn.dll --bench N` (Bench.cs) it times max(N, 100,000) CartPole
+steps with random actions, N greedy actions on one observation, N minibatch draws and N updates (minibatch
+from a full replay memory of random play, TD target, Huber loss, backward, Adam), and prints
+env_steps_per_second, greedy_actions_per_second, minibatches_per_second and updates_per_second. The slots
+are drawn with the pure-Python SplitMix64 (to draw the same ones as C#): minibatches_per_second shows its cost.
 """
 import argparse
 import json
@@ -173,8 +180,13 @@ def main():
     p.add_argument("--eval-every", type=int, default=1_000)
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--solve-episodes", type=int, default=100)
+    p.add_argument("--final-episodes", type=int, default=100)
+    p.add_argument("--bench", type=int, default=None, help="time the pieces of a step instead of training (see above)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.bench:
+        bench(args)
+        return
 
     seed = args.seed
     env = CartPole(mix(seed, 1))                         # the learner's streams: env 1, explore 2, replay 3
@@ -228,7 +240,7 @@ def main():
         # 4. sync
         if step % args.target_sync_every == 0:
             target.load_state_dict(online.state_dict())
-        # greedy checks (Train's stopping rule)
+        # greedy checks (Experiment.RunDqn's stopping rule)
         if args.eval_every and step % args.eval_every == 0:
             check_seed = mix(seed, 4 * 1_000_000 + checks)
             checks += 1
@@ -241,10 +253,85 @@ def main():
         final = greedy_returns(online, args.solve_episodes, solve_seed)
         solved = sum(final) / len(final) >= 475
     seconds = time.perf_counter() - start
+    final = greedy_returns(online, args.final_episodes, mix(seed, 6))     # Experiment's final evaluation: stream 6
     print(json.dumps({
         "solved": solved, "steps": step, "updates": updates, "episodes": episodes,
-        "final_mean_return": sum(final) / len(final), "seconds": round(seconds, 3),
-        "steps_per_second": round(step / seconds, 1), "torch": torch.__version__, "settings": vars(args),
+        "seconds": round(seconds, 3), "steps_per_second": round(step / seconds, 1),
+        "final_mean_return": sum(final) / len(final), "torch": torch.__version__, "settings": vars(args),
+    }))
+
+
+def bench(args):
+    """The pieces of one DQN step timed apart, as Bench.cs does."""
+    steps = args.bench
+    env_steps, warmup = max(steps, 100_000), min(steps, 100)
+    env, coin = CartPole(1), SplitMix64(2)
+    env.reset()
+
+    def env_step():
+        _, _, terminated, truncated = env.step(coin.next_int(2))
+        if terminated or truncated:
+            env.reset()
+    for _ in range(1000):
+        env_step()
+    start = time.perf_counter()
+    for _ in range(env_steps):
+        env_step()
+    env_rate = env_steps / (time.perf_counter() - start)
+
+    torch.manual_seed(0)
+    sizes = [4] + [int(h) for h in args.hidden.split(",")] + [2]
+    online, target = Mlp(sizes), Mlp(sizes)
+    target.load_state_dict(online.state_dict())
+    for q in target.parameters():
+        q.requires_grad_(False)
+    optimizer = torch.optim.Adam(online.parameters(), lr=args.lr)
+    obs = env.reset()
+
+    def act():
+        with torch.no_grad():
+            return int(online(torch.tensor([obs], dtype=torch.float32)).argmax(1).item())
+    for _ in range(warmup):
+        act()
+    start = time.perf_counter()
+    for _ in range(steps):
+        act()
+    act_rate = steps / (time.perf_counter() - start)
+
+    replay = ReplayBuffer(args.buffer_size, 3)
+    obs = env.reset()
+    for _ in range(args.buffer_size):
+        a = coin.next_int(2)
+        nxt, r, terminated, truncated = env.step(a)
+        replay.add(obs, a, r, nxt, terminated)
+        obs = env.reset() if terminated or truncated else nxt
+
+    for _ in range(warmup):
+        replay.sample(args.batch_size)
+    start = time.perf_counter()
+    for _ in range(steps):
+        replay.sample(args.batch_size)
+    sample_rate = steps / (time.perf_counter() - start)
+
+    def update():
+        s, a, r, s2, done = replay.sample(args.batch_size)
+        q = online(s).gather(1, a.unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            y = r + args.gamma * (1 - done) * target(s2).amax(1)
+        loss = F.huber_loss(q, y, delta=1.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    for _ in range(warmup):
+        update()
+    start = time.perf_counter()
+    for _ in range(steps):
+        update()
+    update_rate = steps / (time.perf_counter() - start)
+    print(json.dumps({
+        "framework": f"PyTorch {torch.__version__}", "threads": args.threads, "hidden": args.hidden, "batch_size": args.batch_size,
+        "env_steps_per_second": round(env_rate, 1), "greedy_actions_per_second": round(act_rate, 1),
+        "minibatches_per_second": round(sample_rate, 1), "updates_per_second": round(update_rate, 1),
     }))
 
 
