@@ -215,6 +215,9 @@ public static class Experiment
         }
         var wall = Stopwatch.StartNew();
         var run = ctx.Start(o);
+        if (ctx.Common.ThreadCount > 1)
+            ctx.Progress.Line($"note: {ctx.Common.ThreadCount} libtorch threads; these networks are so small that extra threads only wait on each other " +
+                              "(7–10× slower than one under load on the reference machine): --threads 1 is the faster choice");
         var (summary, acting) = o.Algorithm == "reinforce" ? RunReinforce(o, ctx, run, wall) : RunDqn(o, ctx, run, wall);
         run.WriteSummary(summary);
         Report.Write(run, o, summary, acting, ctx.Common.Seed);
