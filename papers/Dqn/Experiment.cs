@@ -35,7 +35,7 @@ public sealed record DqnOptions : ICheckedOptions
     [Option(Min = 0, Max = 1)] public double Gamma { get; init; } = 0.99;
 
     /// <summary>dqn: N, transitions the replay memory holds (the paper: 1,000,000).</summary>
-    [Option(Min = 1, Max = 100_000_000)] public int BufferSize { get; init; } = 50_000;
+    [Option(Min = 1, Max = 10_000_000)] public int BufferSize { get; init; } = 50_000;
     /// <summary>dqn: transitions per minibatch (the paper: 32).</summary>
     [Option(Min = 1, Max = 1_000_000)] public int BatchSize { get; init; } = 128;
     /// <summary>dqn: C, copy θ into the target network θ⁻ every this many environment steps (the paper: every 10,000 updates).</summary>
@@ -221,7 +221,8 @@ public static class Experiment
         var (summary, acting) = o.Algorithm == "reinforce" ? RunReinforce(o, ctx, run, wall) : RunDqn(o, ctx, run, wall);
         run.WriteSummary(summary);
         Report.Write(run, o, summary, acting, ctx.Common.Seed);
-        ctx.Progress.Line($"{(summary.Solved ? $"solved at step {summary.SolvedAtStep:N0} ({summary.Episodes:N0} episodes, {summary.TimeToSolveSeconds:F0} s)" : "not solved")}; " +
+        string at = o.Algorithm == "reinforce" ? "update" : "environment step";
+        ctx.Progress.Line($"{(summary.Solved ? $"solved at {at} {summary.SolvedAtStep:N0} ({summary.Episodes:N0} episodes, {summary.TimeToSolveSeconds:F0} s)" : "not solved")}; " +
                           $"greedy mean return {summary.FinalMeanReturn:F1} over {summary.FinalEpisodes} fresh episodes " +
                           $"(solved at 475; random policy {summary.RandomMeanReturn:F1}); {summary.EnvironmentStepsPerSecond:N0} env steps/s, {summary.UpdatesPerSecond:N0} updates/s");
         return summary;
@@ -290,10 +291,11 @@ public static class Experiment
         PyTorchExport.Save(online, run.File("model.pt"));
         var result = loop.Result;
         long envSteps = result.Steps;
+        var (_, maxQ) = run.Metrics.Series("eval", "mean_max_q");
         var summary = Summarise("DQN (Mnih et al. 2015)", o, ctx, run, result, online, wall, envSteps, actor.Episodes,
                                 QLearning.UpdatesBy(envSteps, o.LearningStarts, o.TrainEvery), ParameterCounts.Total(online)) with
         {
-            FinalMeanMaxQ = run.Metrics.Series("eval", "mean_max_q").Values.LastOrDefault(double.NaN) is var mq && double.IsFinite(mq) ? mq : null,
+            FinalMeanMaxQ = maxQ.Length > 0 ? maxQ[^1] : null,
         };
         return (summary, online);
     }
