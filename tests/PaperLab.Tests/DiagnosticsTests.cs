@@ -7,6 +7,18 @@ using static TorchSharp.torch;
 
 namespace PaperLab.Tests;
 
+/// <summary>
+/// Runs each test of a class with one libtorch thread and restores the count afterwards. The models of these
+/// tests are tiny, and libtorch's OpenMP threads only add synchronisation to them; on a machine shared with other
+/// jobs two threads made these tests tens of times slower than one.
+/// </summary>
+public abstract class OneTorchThread : IDisposable
+{
+    readonly int _threads = torch.get_num_threads();
+    protected OneTorchThread() => torch.set_num_threads(1);
+    public void Dispose() { torch.set_num_threads(_threads); GC.SuppressFinalize(this); }
+}
+
 /// <summary>A small learnable problem for the toolkit's tests: 4 Gaussian blobs in 10 dimensions.</summary>
 static class Blobs
 {
@@ -47,7 +59,7 @@ static class Blobs
     public static string Describe(IEnumerable<Finding> findings) => string.Join("\n", findings.Select(f => f.ToString()));
 }
 
-public class DiagnosticsTests
+public class DiagnosticsTests : OneTorchThread
 {
     static readonly DiagnosticsOptions Every10 = new() { Every = 10 };
 
@@ -183,7 +195,7 @@ public class DiagnosticsTests
     }
 }
 
-public class LearningRateFinderTests
+public class LearningRateFinderTests : OneTorchThread
 {
     [Fact]
     public void The_sweep_is_exponential_smoothed_and_stops_at_divergence()
@@ -258,7 +270,7 @@ public class LearningRateFinderTests
     }
 }
 
-public class OverfitOneBatchTests
+public class OverfitOneBatchTests : OneTorchThread
 {
     static Func<double> Step(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y) => () =>
     {

@@ -98,7 +98,7 @@ public static class DiagnosticRules
                     $"median log10(update/weight) {F(median)} over {ratios.Count} sampled steps (healthy ≈ −3)", firstStep, lastStep, Clamp(median));
             else if (median > t.UpdateRatioHigh)
                 Add(median > t.UpdateRatioHighError ? Severity.Error : Severity.Warning, Checks.UpdateRatioHigh, name,
-                    $"median log10(update/weight) {F(median)} over {ratios.Count} sampled steps: each step changes the weights by {F(100 * Math.Pow(10, median))}% (healthy ≈ −3, 0.1%)",
+                    $"median log10(update/weight) {F(median)} over {ratios.Count} sampled steps: each step changes the weights by {Percent(Math.Pow(10, median))} (healthy ≈ −3, 0.1%)",
                     firstStep, lastStep, median);
         }
 
@@ -131,14 +131,14 @@ public static class DiagnosticRules
             {
                 long first = group.First(a => a.Saturated > t.SaturatedWarning).Step;
                 Add(s > t.SaturatedError ? Severity.Error : Severity.Warning, Checks.Saturated, group.Key,
-                    $"{F(100 * s)}% of the {latest.Kind.ToString().ToLowerInvariant()} outputs are saturated at step {latest.Step} (since step {first})",
+                    $"{Percent(s)} of the {latest.Kind.ToString().ToLowerInvariant()} outputs are saturated at step {latest.Step} (since step {first})",
                     first, latest.Step, s);
             }
             if (latest.DeadUnits is { } d && d > t.DeadWarning)
             {
                 long first = group.First(a => a.DeadUnits > t.DeadWarning).Step;
                 Add(d > t.DeadError ? Severity.Error : Severity.Warning, Checks.DeadUnits, group.Key,
-                    $"{F(100 * d)}% of the ReLU units output 0 for every example of the batch at step {latest.Step} (since step {first})",
+                    $"{Percent(d)} of the ReLU units output 0 for every example of the batch at step {latest.Step} (since step {first})",
                     first, latest.Step, d);
             }
         }
@@ -155,5 +155,14 @@ public static class DiagnosticRules
     // JSON cannot hold ±∞: −∞ (no update on most steps) is reported as −99.
     static double Clamp(double v) => double.IsNegativeInfinity(v) ? -99 : v;
 
-    static string F(double v) => double.IsFinite(v) ? v.ToString(Math.Abs(v) is >= 1e4 or (< 1e-3 and > 0) ? "0.00e0" : "0.###", CultureInfo.InvariantCulture) : v.ToString(CultureInfo.InvariantCulture);
+    // 3 significant figures or so: 1,212 / 4.39 / 0.005 / 4.39e-6
+    static string F(double v)
+    {
+        if (!double.IsFinite(v)) return v.ToString(CultureInfo.InvariantCulture);
+        double a = Math.Abs(v);
+        string format = a == 0 ? "0" : a >= 1e6 || a < 1e-3 ? "0.00e0" : a >= 100 ? "#,0" : a >= 1 ? "0.##" : "0.###";
+        return v.ToString(format, CultureInfo.InvariantCulture);
+    }
+
+    static string Percent(double fraction) => (100 * fraction).ToString("0.#", CultureInfo.InvariantCulture) + "%";
 }
