@@ -159,6 +159,16 @@ public class DiagnosticsTests : OneTorchThread
         var sample = Assert.Single(diagnostics.Report().Activations);
         Assert.Equal("relu", sample.Layer);
         Assert.Equal(1.0, sample.DeadUnits);
+        Assert.Empty(diagnostics.Findings().Where(f => f.Check == Checks.ActivationsUnseen));
+
+        // a model whose layers only ever run through forward(): the diagnostics say why they see no activations
+        using var blind = new TrainingDiagnostics(fc, Every10);
+        blind.BeginStep(0);
+        using (no_grad()) fc.forward(x);
+        blind.EndStep();
+        var unseen = Assert.Single(blind.Findings(), f => f.Check == Checks.ActivationsUnseen);
+        Assert.Equal(Severity.Info, unseen.Severity);
+        Assert.Contains("call()", unseen.Remedy);
     }
 
     [Fact]

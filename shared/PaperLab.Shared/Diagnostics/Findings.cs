@@ -65,6 +65,8 @@ public static class Checks
     public const string Saturated = "saturated";
     /// <summary>Many ReLU units output 0 for every example of the batch.</summary>
     public const string DeadUnits = "dead_units";
+    /// <summary>Layers were hooked but none reported an output: the model runs them with forward(), which skips hooks.</summary>
+    public const string ActivationsUnseen = "activations_unseen";
 
     /// <summary>The remedy quoted for each check.</summary>
     public static string Remedy(string check) => check switch
@@ -86,6 +88,8 @@ public static class Checks
                      + "down (gain/√fan_in), normalise the inputs, or add batch normalisation before the nonlinearity",
         DeadUnits => "these ReLUs never fire, so they never learn: a large negative bias or a too-high learning rate pushed them "
                      + "off; start biases at 0, lower the learning rate, use Kaiming initialisation, or LeakyReLU/GELU",
+        ActivationsUnseen => "TorchSharp runs forward hooks only through module.call(x): call the layers with call() instead of "
+                             + "forward(), or report outputs with TrainingDiagnostics.Observe (needed for functional activations too)",
         _ => throw new ArgumentException($"unknown check '{check}'", nameof(check)),
     };
 }

@@ -163,7 +163,8 @@ public sealed class TrainingDiagnostics : IDisposable
     readonly HashSet<long> _histogramSteps;
     Tensor[]? _before;
     long _step = -1;
-    bool _sampling, _histogramNow;
+    bool _sampling, _histogramNow, _anyActivationSeen;
+    long? _firstSampleWithoutActivations;
     (long Step, double Loss)? _firstNonFiniteLoss;
 
     /// <summary>The hooked layers and what kind of output each has, in registration order.</summary>
@@ -272,6 +273,8 @@ public sealed class TrainingDiagnostics : IDisposable
         if (loss is { } l && !double.IsFinite(l) && _firstNonFiniteLoss is null) _firstNonFiniteLoss = (_step, l);
         if (!_sampling) return;
         _sampling = false;
+        if (_seenThisStep.Count > 0) _anyActivationSeen = true;
+        else if (Layers.Count > 0) _firstSampleWithoutActivations ??= _step;
         if (loss is { } l2 && double.IsFinite(l2)) _losses.Add(new LossSample(_step, l2));
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -297,8 +300,15 @@ public sealed class TrainingDiagnostics : IDisposable
     }
 
     /// <summary>What looks wrong so far, worst first: evaluated from the samples each time it is called.</summary>
-    public IReadOnlyList<Finding> Findings() =>
-        DiagnosticRules.Evaluate(_activations, _parameterSamples, _losses, _firstNonFiniteLoss, _options.Thresholds);
+    public IReadOnlyList<Finding> Findings()
+    {
+        var findings = DiagnosticRules.Evaluate(_activations, _parameterSamples, _losses, _firstNonFiniteLoss, _options.Thresholds).ToList();
+        if (!_anyActivationSeen && _firstSampleWithoutActivations is { } step)
+            findings.Add(new Finding(Severity.Info, Checks.ActivationsUnseen, "model",
+                $"{(Layers.Count == 1 ? "1 layer is" : $"{Layers.Count} layers are")} hooked but none reported an output (first sampled step {step}): only weights, gradients and updates were measured",
+                Checks.Remedy(Checks.ActivationsUnseen), step, step, 0));
+        return findings;
+    }
 
     /// <summary>Everything recorded, with the findings.</summary>
     public DiagnosticsReport Report() => new(_options.Every, Findings(), _activations.ToList(), _parameterSamples.ToList(), _losses.ToList(), _histograms.ToList());
