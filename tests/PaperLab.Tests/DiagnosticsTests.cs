@@ -324,6 +324,19 @@ public class OverfitOneBatchTests : OneTorchThread
     }
 
     [Fact]
+    public void A_diverging_run_fails_with_the_explosion_named_and_still_serialises()
+    {
+        int calls = 0;
+        var result = OverfitOneBatch.Run(() => ++calls < 5 ? 2.0 / calls : double.NaN);
+        Assert.False(result.Reached);
+        Assert.Equal(5, calls);                                          // stops at the NaN, not at the budget
+        Assert.Contains("explodes", result.Diagnosis);
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(result, RunFolder.Json));
+        Assert.Equal("NaN", doc.RootElement.GetProperty("final_loss").GetString());
+        Assert.Equal(4, doc.RootElement.GetProperty("overfit_steps").GetInt32());
+    }
+
+    [Fact]
     public void The_diagnosis_reads_the_shape_of_the_curve()
     {
         Assert.Contains("goes up", OverfitOneBatch.Diagnose([1.0, 1.2, 1.5, 2.0], 0.01));

@@ -16,12 +16,13 @@ public sealed record OverfitOptions(int MaxSteps = 500, double TargetLoss = 0.01
 /// <param name="FinalLoss">Last loss measured.</param>
 /// <param name="Losses">Every loss measured (the loss of call i is before update i).</param>
 /// <param name="Diagnosis">When not reached: what the curve suggests and what to try (Tobin's table); null when reached.</param>
+/// <remarks>A loss that became NaN or ∞ is kept, and written to JSON as the strings "NaN", "Infinity".</remarks>
 public sealed record OverfitResult(
     [property: JsonPropertyName("reached")] bool Reached,
     [property: JsonPropertyName("overfit_steps")] int Steps,
-    [property: JsonPropertyName("initial_loss")] double InitialLoss,
-    [property: JsonPropertyName("final_loss")] double FinalLoss,
-    [property: JsonPropertyName("losses")] double[] Losses,
+    [property: JsonPropertyName("initial_loss"), JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)] double InitialLoss,
+    [property: JsonPropertyName("final_loss"), JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)] double FinalLoss,
+    [property: JsonPropertyName("losses"), JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)] double[] Losses,
     [property: JsonPropertyName("diagnosis")] string? Diagnosis)
 {
     /// <summary>Throws with the diagnosis when the target was not reached.</summary>
