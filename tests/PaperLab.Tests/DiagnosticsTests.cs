@@ -225,6 +225,17 @@ public class LearningRateFinderTests : OneTorchThread
         Assert.InRange(r.MinimumLr, 1e-2, 0.2);
         Assert.InRange(r.SteepestLr, 1e-4, 1e-2);                               // the falling part
         Assert.Equal(LearningRateFinder.MinimumOverTen, r.Rule);
+        Assert.Null(r.Note);
+    }
+
+    [Fact]
+    public void A_curve_that_never_falls_gets_a_note_instead_of_a_confident_suggestion()
+    {
+        // noise around a flat loss, rising at the end: the minimum is wherever the noise puts it
+        var noise = new Random(3);
+        var r = LearningRateFinder.Run(lr => (lr < 1 ? 2.3 : 2.3 + lr) + 0.01 * noise.NextDouble());
+        Assert.NotNull(r.Note);
+        Assert.Contains("never fell 10%", r.Note);
     }
 
     [Fact]

@@ -35,6 +35,7 @@ public sealed record LrFinderOptions(double StartLr = 1e-7, double EndLr = 10, i
 /// <param name="SteepestLr">Learning rate where the smoothed loss falls fastest per decade, before the minimum (fast.ai's lr_steep); for comparison.</param>
 /// <param name="Rule">How <see cref="SuggestedLr"/> was chosen.</param>
 /// <param name="StoppedEarly">The loss diverged (or became NaN) before EndLr.</param>
+/// <param name="Note">A caution when the curve gives little to go on (the loss never fell), else null.</param>
 public sealed record LrFinderResult(
     [property: JsonPropertyName("learning_rates")] double[] LearningRates,
     [property: JsonPropertyName("losses")] double[] Losses,
@@ -43,7 +44,8 @@ public sealed record LrFinderResult(
     [property: JsonPropertyName("minimum_lr")] double MinimumLr,
     [property: JsonPropertyName("steepest_lr")] double SteepestLr,
     [property: JsonPropertyName("rule")] string Rule,
-    [property: JsonPropertyName("stopped_early")] bool StoppedEarly);
+    [property: JsonPropertyName("stopped_early")] bool StoppedEarly,
+    [property: JsonPropertyName("note")] string? Note);
 
 /// <summary>
 /// The learning-rate range test (L. N. Smith, "Cyclical Learning Rates for Training Neural Networks",
@@ -57,8 +59,9 @@ public sealed record LrFinderResult(
 /// debiased moving average (β = 0.98) and stops once the smoothed loss exceeds 4× its minimum.</para>
 /// <para>The suggestion is the learning rate at the minimum of the smoothed loss divided by 10 ("one order of
 /// magnitude before the minimum", fast.ai's <c>lr_min</c>): at the minimum the loss is already about to blow up,
-/// and the steepest point (also reported) is noisier. The sweep trains the model: reload the initial weights
-/// before a real run (fast.ai does; the <c>--find-lr</c> flag ends the run instead).</para>
+/// and the steepest point (also reported) is noisier. Like fast.ai, both are looked for without the first tenth of
+/// the sweep (where the moving average has seen few losses) and the last 5 steps. The sweep trains the model:
+/// reload the initial weights before a real run (fast.ai does; the <c>--find-lr</c> flag ends the run instead).</para>
 /// </remarks>
 public static class LearningRateFinder
 {
@@ -99,7 +102,21 @@ public static class LearningRateFinder
             if (i > 0 && debiased > o.DivergeFactor * best) { stopped = true; break; }
         }
         var (minimum, steepest) = Suggest(lrs, smoothed);
-        return new LrFinderResult([.. lrs], [.. losses], [.. smoothed], minimum / 10, minimum, steepest, MinimumOverTen, stopped);
+        var (from, to) = Window(lrs.Count);
+        double start = smoothed[from], lowest = smoothed.Skip(from).Take(to - from).Min();
+        string? note = lowest > 0.9 * start
+            ? $"the smoothed loss never fell 10% below its value at learning rate {lrs[from]:g3} ({start:g4} → lowest {lowest:g4}): "
+              + "the sweep found no range where this model learns quickly; try more steps (a slower model needs more than "
+              + $"{o.Steps} batches to show a fall) or look for a bug with the overfit-one-batch check"
+            : null;
+        return new LrFinderResult([.. lrs], [.. losses], [.. smoothed], minimum / 10, minimum, steepest, MinimumOverTen, stopped, note);
+    }
+
+    // the points a suggestion may come from: without the first tenth and the last 5, as fast.ai (when enough remain)
+    static (int From, int To) Window(int n)
+    {
+        int from = n / 10, to = n - 5;
+        return to - from >= 3 ? (from, to) : (0, n);
     }
 
     /// <summary>Runs the sweep on a TorchSharp optimizer: sets every parameter group's learning rate, then calls
@@ -115,7 +132,8 @@ public static class LearningRateFinder
         }, options);
 
     /// <summary>The learning rate at the minimum of the smoothed curve, and the one where it falls fastest
-    /// (most negative d loss / d log10 lr, by central differences, before the minimum).</summary>
+    /// (most negative d loss / d log10 lr, by central differences, before the minimum), both looked for without the
+    /// first tenth of the points and the last 5.</summary>
     /// <param name="learningRates">Increasing learning rates.</param>
     /// <param name="smoothed">Smoothed losses, one per learning rate.</param>
     /// <exception cref="ArgumentException">Empty or mismatched lists.</exception>
@@ -123,11 +141,12 @@ public static class LearningRateFinder
     {
         if (learningRates.Count == 0 || learningRates.Count != smoothed.Count)
             throw new ArgumentException($"need as many smoothed losses as learning rates, at least one (got {learningRates.Count} and {smoothed.Count})");
-        int min = 0;
-        for (int i = 1; i < smoothed.Count; i++) if (smoothed[i] < smoothed[min]) min = i;
-        int steep = 0;
+        var (from, to) = Window(smoothed.Count);
+        int min = from;
+        for (int i = from + 1; i < to; i++) if (smoothed[i] < smoothed[min]) min = i;
+        int steep = min;
         double steepest = double.PositiveInfinity;
-        for (int i = 1; i < min; i++)
+        for (int i = Math.Max(1, from); i < min; i++)
         {
             double slope = (smoothed[i + 1] - smoothed[i - 1]) / (Math.Log10(learningRates[i + 1]) - Math.Log10(learningRates[i - 1]));
             if (slope < steepest) { steepest = slope; steep = i; }
