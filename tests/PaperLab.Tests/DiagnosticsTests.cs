@@ -159,7 +159,7 @@ public class DiagnosticsTests : OneTorchThread
         var sample = Assert.Single(diagnostics.Report().Activations);
         Assert.Equal("relu", sample.Layer);
         Assert.Equal(1.0, sample.DeadUnits);
-        Assert.Empty(diagnostics.Findings().Where(f => f.Check == Checks.ActivationsUnseen));
+        Assert.DoesNotContain(diagnostics.Findings(), f => f.Check == Checks.ActivationsUnseen);
 
         // a model whose layers only ever run through forward(): the diagnostics say why they see no activations
         using var blind = new TrainingDiagnostics(fc, Every10);

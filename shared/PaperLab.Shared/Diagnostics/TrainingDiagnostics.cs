@@ -151,7 +151,6 @@ public sealed record DiagnosticsOptions
 /// </remarks>
 public sealed class TrainingDiagnostics : IDisposable
 {
-    readonly nn.Module _model;
     readonly DiagnosticsOptions _options;
     readonly List<(string Name, TorchSharp.Modules.Parameter P)> _parameters;
     readonly List<Action> _removeHooks = [];
@@ -175,7 +174,6 @@ public sealed class TrainingDiagnostics : IDisposable
     /// <exception cref="ArgumentException">options.Every or options.HistogramBins below 1.</exception>
     public TrainingDiagnostics(nn.Module model, DiagnosticsOptions? options = null)
     {
-        _model = model;
         _options = options ?? new DiagnosticsOptions();
         if (_options.Every < 1) throw new ArgumentException($"diagnostics must sample at least every step (Every ≥ 1), got {_options.Every}", nameof(options));
         if (_options.HistogramBins < 1) throw new ArgumentException($"HistogramBins must be at least 1, got {_options.HistogramBins}", nameof(options));
