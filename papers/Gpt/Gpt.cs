@@ -29,7 +29,14 @@
 // = 809,856 for the default CPU model (V 65, T 64, L 4, C 128). See Gpt.ExpectedParameters.
 //
 // Deviation: GPT-2 uses the tanh approximation of GELU; this uses the exact erf form (as nanoGPT does).
+//
+// One option of GptConfig changes how the same function is computed, not what it is (off by default, so the
+// code above is what runs and what a reader follows):
+//   GradientCheckpointing  T. Chen, B. Xu, C. Zhang, C. Guestrin. "Training Deep Nets with Sublinear Memory
+//                          Cost". 2016. §4.1 Algorithm 1, §4.3 Eq. 1: the blocks run in √n_layer segments whose
+//                          activations are recomputed in the backward pass (PaperLab.Training.GradientCheckpoint).
 
+using PaperLab.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -44,10 +51,19 @@ namespace PaperLab.Papers.Gpt;
 /// <param name="NHead">Attention heads per block; must divide <paramref name="NEmbd"/>.</param>
 /// <param name="NEmbd">C (d_model): width of the residual stream.</param>
 /// <param name="Dropout">Dropout probability on embeddings, attention weights and residual branches.</param>
-public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLayer = 4, int NHead = 4, int NEmbd = 128, double Dropout = 0.0)
+/// <param name="GradientCheckpointing">Train with gradient checkpointing (Chen et al. 2016): keep only the input of
+/// each segment of blocks and recompute the blocks in the backward pass; O(√n_layer) activation memory for one
+/// more forward pass. Same losses and gradients as without. See <see cref="PaperLab.Training.GradientCheckpoint"/>.</param>
+/// <param name="CheckpointSegments">Segments of blocks when checkpointing, 1 … n_layer; 0: the paper's √n_layer
+/// (<see cref="Segments"/>); n_layer: every block its own segment.</param>
+public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLayer = 4, int NHead = 4, int NEmbd = 128, double Dropout = 0.0,
+                               bool GradientCheckpointing = false, int CheckpointSegments = 0)
 {
+    /// <summary>Segments of blocks used when checkpointing: <see cref="CheckpointSegments"/>, or √n_layer rounded when it is 0.</summary>
+    public int Segments => CheckpointSegments > 0 ? CheckpointSegments : GradientCheckpoint.DefaultSegments(Math.Max(1, NLayer));
+
     /// <summary>Checks the shape; throws with the offending field named.</summary>
-    /// <exception cref="ArgumentException">A size is not positive, n_embd is not a multiple of n_head, or dropout is outside [0, 1).</exception>
+    /// <exception cref="ArgumentException">A size is not positive, n_embd is not a multiple of n_head, dropout is outside [0, 1), or checkpoint segments are outside 0 … n_layer.</exception>
     public void Validate()
     {
         if (VocabSize < 1 || BlockSize < 1 || NLayer < 1 || NHead < 1 || NEmbd < 1)
@@ -55,6 +71,8 @@ public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLaye
         if (NEmbd % NHead != 0)
             throw new ArgumentException($"n_embd ({NEmbd}) must be a multiple of n_head ({NHead}): each head gets n_embd / n_head dimensions");
         if (Dropout is < 0 or >= 1) throw new ArgumentException($"dropout must be in [0, 1), got {Dropout}");
+        if (CheckpointSegments < 0 || CheckpointSegments > NLayer)
+            throw new ArgumentException($"checkpoint segments must be between 1 and n_layer ({NLayer}), or 0 for √n_layer; got {CheckpointSegments}");
     }
 }
 
@@ -330,7 +348,11 @@ public sealed class Gpt : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         Tensor pos = arange(past, past + T, dtype: int64, device: idx.device);   // (T)
         Tensor x = drop.forward(wte.forward(idx) + wpe.forward(pos));          // (B, T, C)
-        for (int l = 0; l < h.Count; l++) x = h[l].forward(x, caches?[l]);
+        if (Config.GradientCheckpointing && caches is null)
+            // Chen et al. 2016, Algorithm 1: keep only each segment's input; the backward pass recomputes its blocks
+            x = GradientCheckpoint.Sequential(h.Count, Config.Segments, (l, input, _) => h[l].forward(input), x);
+        else
+            for (int l = 0; l < h.Count; l++) x = h[l].forward(x, caches?[l]);
         x = ln_f.forward(x);
         Tensor logits = functional.linear(x, wte.weight!);                     // lm_head tied to wte: h·Weᵀ
         return logits.MoveToOuterDisposeScope();
