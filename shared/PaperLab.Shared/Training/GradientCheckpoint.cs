@@ -16,7 +16,8 @@
 //             only the segment's inputs (the checkpoint) and the random generator's state;
 //   backward  puts the generator back to that state, runs the segment again with recording on (the
 //             recompute, §4.1), backpropagates the incoming gradient through this fresh little graph
-//             (which accumulates into the parameters' .grad), and hands the inputs' gradients on.
+//             (which accumulates into the parameters' .grad), hands the inputs' gradients on, and releases
+//             the checkpoint and the recomputed activations before the next segment is recomputed.
 //
 // Why the generator's state: dropout inside a segment draws its mask from torch's default generator. The
 // recompute must draw the same mask, or the gradients belong to a different network than the forward pass
@@ -119,6 +120,9 @@ public static class GradientCheckpoint
     /// <para>When gradient recording is off (<c>no_grad</c>, evaluation), or no input needs a gradient, the
     /// segment simply runs: there is no backward pass to save memory for, and running it through the
     /// checkpoint would cut its parameters off from the gradient.</para>
+    /// <para>One backward pass per forward pass: each checkpoint is released as soon as the backward pass has
+    /// recomputed its segment. A second backward pass through the same graph (retain_graph) ends the process
+    /// with a message saying so, since an exception cannot travel back through libtorch's backward engine.</para>
     /// </remarks>
     /// <param name="segment">A deterministic function of its inputs, apart from torch's default generator
     /// (dropout); it returns one tensor.</param>
@@ -135,6 +139,11 @@ public static class GradientCheckpoint
     {
         public override string Name => nameof(CheckpointFunction);
 
+        // Gradients this thread's last backward calls handed to libtorch. libtorch copies them as soon as the call
+        // returns, so the next call can free them; freeing them at the step's end instead would keep one
+        // input-sized tensor per segment alive through the whole backward pass.
+        [ThreadStatic] static List<Tensor>? handedOn;
+
         /// <param name="ctx">Where the checkpoint is kept for <see cref="backward"/>.</param>
         /// <param name="vars">[segment, input tensors…]; TorchSharp runs this with gradient recording off.</param>
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
@@ -144,25 +153,36 @@ public static class GradientCheckpoint
             ctx.save_data("segment", segment);
             ctx.save_data("requires_grad", inputs.Select(t => t.requires_grad).ToArray());
             ctx.save_data("rng_state", GeneratorState());
-            ctx.save_for_backward(inputs.ToList());          // the checkpoint: the segment's inputs only
+            // The checkpoint: the segment's inputs, and nothing computed inside it. Kept as aliases that belong to
+            // no dispose scope, and released by backward as soon as the recompute has used them, so the backward
+            // pass frees the checkpoints one by one as it goes. (TorchSharp's save_for_backward would hold them
+            // until the whole graph is released at the end of the step: its autograd nodes do not release saved
+            // tensors after running, as PyTorch's do.) A forward pass that is never backpropagated leaves them to
+            // the garbage collector: evaluate under no_grad, where no checkpoint is made.
+            ctx.save_data("inputs", inputs.Select(t => t.detach().DetachFromDisposeScope()).ToArray());
             using var scope = NewDisposeScope();             // everything the segment allocates dies here…
             return segment(inputs).MoveToOuterDisposeScope(); // …except its output
         }
 
         /// <summary>Recomputes the segment and backpropagates <paramref name="grad_output"/> through it.</summary>
         /// <returns>[no gradient for the segment function, then one per input: its gradient, or null].</returns>
+        /// <exception cref="InvalidOperationException">A second backward pass through the same forward pass (retain_graph).</exception>
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
         {
+            if (handedOn is not null) foreach (var t in handedOn) t.Dispose();   // already copied by libtorch
+            handedOn = new List<Tensor>();
             var segment = (Func<IReadOnlyList<Tensor>, Tensor>)ctx.get_data("segment");
             var requiresGrad = (bool[])ctx.get_data("requires_grad");
             var forwardRngState = (byte[])ctx.get_data("rng_state");
+            var checkpoint = (Tensor[])ctx.get_data("inputs");
+            if (checkpoint.Any(t => t.IsInvalid))
+                throw new InvalidOperationException("a checkpointed segment is backpropagated once: its inputs are released after the first backward pass (retain_graph is not supported with gradient checkpointing)");
             var gradients = new List<Tensor> { null! };      // the segment function itself has no gradient
             using (var scope = NewDisposeScope())            // the recomputed activations die here, segment by segment
             {
                 // Fresh leaves holding the checkpoint's values: the recompute's graph starts at them, so the
                 // backward below stops there and leaves their gradients in .grad for us to pass on.
-                Tensor[] inputs = ctx.get_saved_variables()
-                    .Select((t, i) => t.detach().requires_grad_(requiresGrad[i])).ToArray();
+                Tensor[] inputs = checkpoint.Select((t, i) => t.detach().requires_grad_(requiresGrad[i])).ToArray();
                 byte[] outerRngState = GeneratorState();
                 Tensor output;
                 try
@@ -176,13 +196,15 @@ public static class GradientCheckpoint
                 }
                 autograd.backward([output], [grad_output]);  // parameters' .grad accumulate here
                 for (int i = 0; i < inputs.Length; i++)
-                    gradients.Add(requiresGrad[i] ? inputs[i].grad?.MoveToOuterDisposeScope()! : null!);
+                {
+                    Tensor? g = requiresGrad[i] ? inputs[i].grad : null;
+                    // out of this scope into the caller's (the step's), which frees it should no later call do so
+                    if (g is not null) handedOn.Add(g.MoveToOuterDisposeScope());
+                    gradients.Add(g!);
+                }
             }
-            // The gradients returned to libtorch are copied by it as soon as this returns; their handles stay in
-            // the caller's dispose scope (the training step's) and are freed with it: one input-sized tensor per
-            // segment, no more than the checkpoints they replace. grad_output is a handle TorchSharp made for this
-            // call only (the engine holds its own reference), so it can go now.
-            grad_output.Dispose();
+            foreach (var t in checkpoint) t.Dispose();       // this segment's checkpoint is no longer needed
+            grad_output.Dispose();   // a handle TorchSharp made for this call; the engine holds its own reference
             return gradients;
         }
 
