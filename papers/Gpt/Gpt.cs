@@ -63,7 +63,7 @@ namespace PaperLab.Papers.Gpt;
 public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLayer = 4, int NHead = 4, int NEmbd = 128, double Dropout = 0.0,
                                bool GradientCheckpointing = false, int CheckpointSegments = 0, bool FusedAttention = false)
 {
-    /// <summary>Segments of blocks used when checkpointing: <see cref="CheckpointSegments"/>, or √n_layer rounded when it is 0.</summary>
+    /// <summary>Segments of blocks used when checkpointing: <see cref="CheckpointSegments"/>, or ⌈√n_layer⌉ when it is 0.</summary>
     public int Segments => CheckpointSegments > 0 ? CheckpointSegments : GradientCheckpoint.DefaultSegments(Math.Max(1, NLayer));
 
     /// <summary>Checks the shape; throws with the offending field named.</summary>

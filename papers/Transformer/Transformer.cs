@@ -61,7 +61,7 @@ public sealed record ModelConfig(int SourceVocab, int TargetVocab, int N = 3, in
     /// <summary>d_k = d_v = d_model / h.</summary>
     public int DK => DModel / H;
 
-    /// <summary>Segments per stack used when checkpointing: <see cref="CheckpointSegments"/>, or √N rounded when it is 0.</summary>
+    /// <summary>Segments per stack used when checkpointing: <see cref="CheckpointSegments"/>, or ⌈√N⌉ when it is 0.</summary>
     public int Segments => CheckpointSegments > 0 ? CheckpointSegments : GradientCheckpoint.DefaultSegments(Math.Max(1, N));
 }
 

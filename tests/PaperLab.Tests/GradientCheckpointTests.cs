@@ -95,9 +95,9 @@ public class GradientCheckpointTests
         Assert.Equal(new[] { (0, 4), (4, 3), (7, 3) }, GradientCheckpoint.Segments(10, 3));
         Assert.Equal(new[] { (0, 1), (1, 1), (2, 1), (3, 1) }, GradientCheckpoint.Segments(4, 4));
         Assert.Equal(new[] { (0, 4) }, GradientCheckpoint.Segments(4, 1));
-        // k = √n (Chen et al. §4.3): memory k + n/k is smallest there
-        Assert.Equal(new[] { 1, 1, 2, 2, 3, 4, 6 }, new[] { 1, 2, 4, 6, 9, 16, 32 }.Select(GradientCheckpoint.DefaultSegments));
-        foreach (int n in new[] { 4, 9, 16, 25 })
+        // k = ⌈√n⌉ (Chen et al. §4.3): k checkpoints plus the longest segment, k + ⌈n/k⌉, is smallest there
+        Assert.Equal(new[] { 1, 2, 2, 3, 3, 4, 6 }, new[] { 1, 2, 4, 6, 9, 16, 32 }.Select(GradientCheckpoint.DefaultSegments));
+        for (int n = 1; n <= 64; n++)
         {
             int k = GradientCheckpoint.DefaultSegments(n);
             double Cost(int s) => s + Math.Ceiling((double)n / s);

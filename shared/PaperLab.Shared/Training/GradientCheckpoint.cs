@@ -37,15 +37,21 @@ namespace PaperLab.Training;
 public static class GradientCheckpoint
 {
     /// <summary>
-    /// The paper's choice k = √n segments for n layers (Chen et al. 2016, §4.3, Eq. 1: memory O(n/k) + O(k)
-    /// is smallest at k = √n), rounded to the nearest integer and at least 1: 2 for 4 layers, 4 for 16, 6 for 32.
+    /// The paper's choice k = √n segments for n layers (Chen et al. 2016, §4.3, Eq. 1: memory O(k) + O(n/k)
+    /// is smallest at k = √n), rounded up: 2 for 2 to 4 layers, 3 for 5 to 9, 4 for 16, 6 for 32.
     /// </summary>
+    /// <remarks>
+    /// With whole segments the memory is k + ⌈n/k⌉ checkpoint-sized units, which k = ⌈√n⌉ makes smallest
+    /// (where k = ⌊√n⌋ ties, the larger k keeps the shorter segments, better whenever a layer keeps more than
+    /// its output, which it always does). When a layer's activations a are many times its output b, as in a
+    /// Transformer block, k·b + ⌈n/k⌉·a is smallest near k = √(n·a/b) instead (papers/Gpt/CHECKPOINTING.md).
+    /// </remarks>
     /// <param name="layers">n, the number of layers in the chain (≥ 1).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="layers"/> is less than 1.</exception>
     public static int DefaultSegments(int layers)
     {
         if (layers < 1) throw new ArgumentOutOfRangeException(nameof(layers), layers, "a chain needs at least one layer to checkpoint");
-        return Math.Max(1, (int)Math.Round(Math.Sqrt(layers)));
+        return (int)Math.Ceiling(Math.Sqrt(layers));
     }
 
     /// <summary>
