@@ -340,3 +340,21 @@ public class GradientCheckpointModelTests
         CheckpointComparison.AssertSame(a, b);
     }
 }
+
+/// <summary>The memory bench behind --bench-memory (papers/Gpt/bench): its modes and its errors, not its numbers.</summary>
+public class GradientCheckpointBenchTests
+{
+    [Fact]
+    public void Bench_modes_map_to_segment_counts_and_bad_arguments_exit_2()
+    {
+        Assert.Equal(0, MemoryBench.Measure(4, "none", batchSize: 2, blockSize: 8, nEmbd: 16, nHead: 2).Segments);
+        Assert.Equal(2, MemoryBench.Measure(4, "sqrt", batchSize: 2, blockSize: 8, nEmbd: 16, nHead: 2).Segments);
+        var every = MemoryBench.Measure(4, "every", batchSize: 2, blockSize: 8, nEmbd: 16, nHead: 2);
+        Assert.Equal(4, every.Segments);
+        Assert.True(every.PeakResetWorked, "writing 5 to /proc/self/clear_refs resets VmHWM on Linux ≥ 4.0");
+        Assert.True(every.ResidentBeforeMiB > 0 && every.StepPeakMiB >= 0);
+        Assert.Equal(2.0 * 8 * 16 * 4 / (1024 * 1024), every.BoundaryMiB, 12);
+        foreach (var args in new[] { new[] { "--checkpoint", "sqrt" }, ["--layers", "4", "--checkpoint", "5"], ["--layers", "x"], ["--layers", "4", "--bogus", "1"], ["--layers"] })
+            Assert.Equal(2, PaperMain.Run(MemoryBench.Run, args).Exit);
+    }
+}
