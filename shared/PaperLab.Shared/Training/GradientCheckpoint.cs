@@ -41,7 +41,8 @@ public static class GradientCheckpoint
     /// is smallest at k = √n), rounded up: 2 for 2 to 4 layers, 3 for 5 to 9, 4 for 16, 6 for 32.
     /// </summary>
     /// <remarks>
-    /// With whole segments the memory is k + ⌈n/k⌉ checkpoint-sized units, which k = ⌈√n⌉ makes smallest
+    /// Counting a layer's activations and its output alike (the paper's unit) and with whole segments, the memory
+    /// is k + ⌈n/k⌉ units, which k = ⌈√n⌉ makes smallest
     /// (where k = ⌊√n⌋ ties, the larger k keeps the shorter segments, better whenever a layer keeps more than
     /// its output, which it always does). When a layer's activations a are many times its output b, as in a
     /// Transformer block, k·b + ⌈n/k⌉·a is smallest near k = √(n·a/b) instead (papers/Gpt/CHECKPOINTING.md).
