@@ -12,7 +12,12 @@
 // multipliers (1, 2, 2) (the paper: 128 and (1, 2, 2, 2)), self-attention at 7×7, one residual block per
 // level in the encoder (two in the paper) and two in the decoder, no dropout (the paper: 0.1 on CIFAR-10,
 // a regulariser for runs of 800k steps, not needed in a few thousand).
+//
+// UNetConfig.GradientCheckpointing (off by default) recomputes each residual block's activations in the
+// backward pass instead of keeping them: T. Chen, B. Xu, C. Zhang, C. Guestrin, "Training Deep Nets with
+// Sublinear Memory Cost", 2016, §4.1 (PaperLab.Training.GradientCheckpoint).
 
+using PaperLab.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,8 +32,13 @@ namespace PaperLab.Papers.Ddpm;
 /// <param name="AttentionResolutions">Resolutions (side in pixels) whose blocks are followed by self-attention.</param>
 /// <param name="Groups">Groups of each GroupNorm (divides every channel count).</param>
 /// <param name="Dropout">Dropout inside residual blocks (the paper: 0.1 on CIFAR-10).</param>
+/// <param name="GradientCheckpointing">Train with gradient checkpointing (Chen et al. 2016): keep only each residual
+/// block's inputs and recompute its activations in the backward pass; same gradients, one more forward pass
+/// through the residual blocks. The U-Net is not a chain (the skip connections keep every level's output
+/// anyway), so each residual block is its own segment. See <see cref="PaperLab.Training.GradientCheckpoint"/>.</param>
 public sealed record UNetConfig(int BaseChannels = 32, int[]? ChannelMultipliers = null, int ResBlocks = 1,
-                                int[]? AttentionResolutions = null, int Groups = 8, double Dropout = 0.0)
+                                int[]? AttentionResolutions = null, int Groups = 8, double Dropout = 0.0,
+                                bool GradientCheckpointing = false)
 {
     /// <summary>Channel multipliers actually used: (1, 2, 2) unless given.</summary>
     public int[] Multipliers => ChannelMultipliers ?? [1, 2, 2];
@@ -268,6 +278,12 @@ public sealed class UNet : Module<Tensor, Tensor, Tensor>
         Tensor temb = TimeEmbedding.Sinusoidal(t, baseChannels);
         temb = temb_dense1.forward(functional.silu(temb_dense0.forward(temb)));   // (B, 4·ch)
 
+        // Chen et al. 2016 §4.1: with checkpointing on, a residual block keeps only its inputs; its norms, swishes
+        // and convolutions are recomputed when the backward pass reaches it
+        Tensor Res(Module block, Tensor input) => Config.GradientCheckpointing
+            ? GradientCheckpoint.Checkpoint(xs => ((ResBlock)block).forward(xs[0], xs[1]), input, temb)
+            : ((ResBlock)block).forward(input, temb);
+
         Tensor h = conv_in.forward(x);
         var skips = new Stack<Tensor>();
         skips.Push(h);
@@ -275,17 +291,17 @@ public sealed class UNet : Module<Tensor, Tensor, Tensor>
         {
             switch (downKinds[i])
             {
-                case "res": h = ((ResBlock)down[i]).forward(h, temb); if (i + 1 >= down.Count || downKinds[i + 1] != "attn") skips.Push(h); break;
+                case "res": h = Res(down[i], h); if (i + 1 >= down.Count || downKinds[i + 1] != "attn") skips.Push(h); break;
                 case "attn": h = ((AttnBlock)down[i]).forward(h); skips.Push(h); break;
                 default: h = ((Conv2d)down[i]).forward(h); skips.Push(h); break;
             }
         }
-        h = mid_block2.forward(mid_attn.forward(mid_block1.forward(h, temb)), temb);
+        h = Res(mid_block2, mid_attn.forward(Res(mid_block1, h)));
         for (int i = 0; i < up.Count; i++)
         {
             switch (upKinds[i])
             {
-                case "res": h = ((ResBlock)up[i]).forward(cat(new[] { h, skips.Pop() }, 1), temb); break;
+                case "res": h = Res(up[i], cat(new[] { h, skips.Pop() }, 1)); break;
                 case "attn": h = ((AttnBlock)up[i]).forward(h); break;
                 default:
                     h = functional.interpolate(h, scale_factor: new[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest);

@@ -29,7 +29,15 @@
 // = 809,856 for the default CPU model (V 65, T 64, L 4, C 128). See Gpt.ExpectedParameters.
 //
 // Deviation: GPT-2 uses the tanh approximation of GELU; this uses the exact erf form (as nanoGPT does).
+//
+// Two options of GptConfig change how the same function is computed, not what it is (both off by default, so
+// the code above is what runs and what a reader follows):
+//   GradientCheckpointing  T. Chen, B. Xu, C. Zhang, C. Guestrin. "Training Deep Nets with Sublinear Memory
+//                          Cost". 2016. §4.1 Algorithm 1, §4.3 Eq. 1: the blocks run in √n_layer segments whose
+//                          activations are recomputed in the backward pass (PaperLab.Training.GradientCheckpoint).
+//   FusedAttention         libtorch's scaled_dot_product_attention in place of Attend (CausalSelfAttention.AttendFused).
 
+using PaperLab.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -44,10 +52,22 @@ namespace PaperLab.Papers.Gpt;
 /// <param name="NHead">Attention heads per block; must divide <paramref name="NEmbd"/>.</param>
 /// <param name="NEmbd">C (d_model): width of the residual stream.</param>
 /// <param name="Dropout">Dropout probability on embeddings, attention weights and residual branches.</param>
-public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLayer = 4, int NHead = 4, int NEmbd = 128, double Dropout = 0.0)
+/// <param name="GradientCheckpointing">Train with gradient checkpointing (Chen et al. 2016): keep only the input of
+/// each segment of blocks and recompute the blocks in the backward pass; O(√n_layer) activation memory for one
+/// more forward pass. Same losses and gradients as without. See <see cref="PaperLab.Training.GradientCheckpoint"/>.</param>
+/// <param name="CheckpointSegments">Segments of blocks when checkpointing, 1 … n_layer; 0: the paper's √n_layer
+/// (<see cref="Segments"/>); n_layer: every block its own segment.</param>
+/// <param name="FusedAttention">Compute attention with libtorch's fused scaled_dot_product_attention instead of the
+/// from-scratch <see cref="CausalSelfAttention.Attend"/> (nanoGPT's "flash" path): the same function, fewer
+/// intermediate tensors; with dropout &gt; 0 it draws different dropout masks.</param>
+public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLayer = 4, int NHead = 4, int NEmbd = 128, double Dropout = 0.0,
+                               bool GradientCheckpointing = false, int CheckpointSegments = 0, bool FusedAttention = false)
 {
+    /// <summary>Segments of blocks used when checkpointing: <see cref="CheckpointSegments"/>, or ⌈√n_layer⌉ when it is 0.</summary>
+    public int Segments => CheckpointSegments > 0 ? CheckpointSegments : GradientCheckpoint.DefaultSegments(Math.Max(1, NLayer));
+
     /// <summary>Checks the shape; throws with the offending field named.</summary>
-    /// <exception cref="ArgumentException">A size is not positive, n_embd is not a multiple of n_head, or dropout is outside [0, 1).</exception>
+    /// <exception cref="ArgumentException">A size is not positive, n_embd is not a multiple of n_head, dropout is outside [0, 1), or checkpoint segments are outside 0 … n_layer.</exception>
     public void Validate()
     {
         if (VocabSize < 1 || BlockSize < 1 || NLayer < 1 || NHead < 1 || NEmbd < 1)
@@ -55,6 +75,8 @@ public sealed record GptConfig(int VocabSize = 65, int BlockSize = 64, int NLaye
         if (NEmbd % NHead != 0)
             throw new ArgumentException($"n_embd ({NEmbd}) must be a multiple of n_head ({NHead}): each head gets n_embd / n_head dimensions");
         if (Dropout is < 0 or >= 1) throw new ArgumentException($"dropout must be in [0, 1), got {Dropout}");
+        if (CheckpointSegments < 0 || CheckpointSegments > NLayer)
+            throw new ArgumentException($"checkpoint segments must be between 1 and n_layer ({NLayer}), or 0 for √n_layer; got {CheckpointSegments}");
     }
 }
 
@@ -110,12 +132,16 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
     private readonly Dropout resid_dropout;
     private readonly Tensor bias;     // (T, T) lower-triangular mask, true where attending is allowed
     private readonly int n_head, n_embd;
+    private readonly double dropout;
+    private readonly bool fused;
 
     /// <param name="config">Model shape.</param>
     public CausalSelfAttention(GptConfig config) : base(nameof(CausalSelfAttention))
     {
         n_head = config.NHead;
         n_embd = config.NEmbd;
+        dropout = config.Dropout;
+        fused = config.FusedAttention;
         c_attn = Linear(n_embd, 3 * n_embd);
         c_proj = Linear(n_embd, n_embd);
         attn_dropout = Dropout(config.Dropout);
@@ -148,7 +174,7 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         Tensor k = qkv[1].view(B, T, n_head, hs).transpose(1, 2);
         Tensor v = qkv[2].view(B, T, n_head, hs).transpose(1, 2);
         if (cache != null) (k, v) = cache.Append(k, v);
-        Tensor y = Attend(q, k, v);                                   // (B, nh, T, hs)
+        Tensor y = fused ? AttendFused(q, k, v) : Attend(q, k, v);     // (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C);             // heads side by side
         return resid_dropout.forward(c_proj.forward(y)).MoveToOuterDisposeScope();
     }
@@ -174,6 +200,31 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         att = functional.softmax(att, dim: -1);
         att = attn_dropout.forward(att);
         return att.matmul(v).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same attention as <see cref="Attend"/>, computed by libtorch's fused
+    /// torch.nn.functional.scaled_dot_product_attention (one kernel that never stores the (T_q, T_k) weights
+    /// for the whole batch; nanoGPT's "flash" path). Equal to <see cref="Attend"/> in value and gradient
+    /// without dropout; with dropout (training only) libtorch draws its own masks, so a run differs from the
+    /// from-scratch one in its random numbers, not in its distribution.
+    /// </summary>
+    /// <param name="q">Queries (B, nh, T_q, hs).</param>
+    /// <param name="k">Keys (B, nh, T_k, hs), T_q ≤ T_k ≤ block_size.</param>
+    /// <param name="v">Values (B, nh, T_k, hs).</param>
+    /// <returns>(B, nh, T_q, hs).</returns>
+    public Tensor AttendFused(Tensor q, Tensor k, Tensor v)
+    {
+        long Tq = q.shape[2], Tk = k.shape[2];
+        if (Tk > bias.shape[0])
+            throw new ArgumentException($"the context holds {Tk} positions but block_size is {bias.shape[0]}; crop the input to the last block_size tokens");
+        double p = training ? dropout : 0.0;
+        // is_causal masks query i to keys j ≤ i counting from the first key, which is our mask only when the
+        // queries are all the positions (T_q = T_k). With a cache the queries are the last T_q positions:
+        // pass the rows of our mask for them (a bool mask is true where attending is allowed, as ours).
+        if (Tq == Tk) return functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true);
+        using var mask = bias[TensorIndex.Slice(Tk - Tq, Tk), TensorIndex.Slice(0, Tk)];
+        return functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: p);
     }
 }
 
@@ -330,7 +381,11 @@ public sealed class Gpt : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         Tensor pos = arange(past, past + T, dtype: int64, device: idx.device);   // (T)
         Tensor x = drop.forward(wte.forward(idx) + wpe.forward(pos));          // (B, T, C)
-        for (int l = 0; l < h.Count; l++) x = h[l].forward(x, caches?[l]);
+        if (Config.GradientCheckpointing && caches is null)
+            // Chen et al. 2016, Algorithm 1: keep only each segment's input; the backward pass recomputes its blocks
+            x = GradientCheckpoint.Sequential(h.Count, Config.Segments, (l, input, _) => h[l].forward(input), x);
+        else
+            for (int l = 0; l < h.Count; l++) x = h[l].forward(x, caches?[l]);
         x = ln_f.forward(x);
         Tensor logits = functional.linear(x, wte.weight!);                     // lm_head tied to wte: h·Weᵀ
         return logits.MoveToOuterDisposeScope();

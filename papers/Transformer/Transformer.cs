@@ -26,8 +26,13 @@
 // later implementations use because it trains without a warm-up; it is not what the paper did.
 //
 // Training pieces in this file: label smoothing ε_ls = 0.1 (§5.4) and the learning-rate schedule of Eq. 3.
+//
+// ModelConfig.GradientCheckpointing (off by default) computes the same function with less memory: T. Chen,
+// B. Xu, C. Zhang, C. Guestrin, "Training Deep Nets with Sublinear Memory Cost", 2016, §4.1 Algorithm 1 and
+// §4.3 Eq. 1 — each stack runs in √N segments recomputed in the backward pass (PaperLab.Training.GradientCheckpoint).
 
 using PaperLab.Data;
+using PaperLab.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -45,11 +50,19 @@ namespace PaperLab.Papers.Transformer;
 /// <param name="PDrop">P_drop, dropout rate (base: 0.1).</param>
 /// <param name="PreLayerNorm">false: post-LN as in the paper; true: pre-LN (see the file header).</param>
 /// <param name="MaxLength">Longest sequence the positional-encoding table covers.</param>
+/// <param name="GradientCheckpointing">Train with gradient checkpointing (Chen et al. 2016): the encoder's and the
+/// decoder's N layers each run in segments whose activations are recomputed in the backward pass; same
+/// gradients, O(√N) activation memory per stack, one more forward pass. See <see cref="PaperLab.Training.GradientCheckpoint"/>.</param>
+/// <param name="CheckpointSegments">Segments per stack when checkpointing, 1 … N; 0: the paper's √N (<see cref="Segments"/>).</param>
 public sealed record ModelConfig(int SourceVocab, int TargetVocab, int N = 3, int DModel = 256, int H = 8, int DFf = 1024,
-                                 double PDrop = 0.1, bool PreLayerNorm = false, int MaxLength = 512)
+                                 double PDrop = 0.1, bool PreLayerNorm = false, int MaxLength = 512,
+                                 bool GradientCheckpointing = false, int CheckpointSegments = 0)
 {
     /// <summary>d_k = d_v = d_model / h.</summary>
     public int DK => DModel / H;
+
+    /// <summary>Segments per stack used when checkpointing: <see cref="CheckpointSegments"/>, or ⌈√N⌉ when it is 0.</summary>
+    public int Segments => CheckpointSegments > 0 ? CheckpointSegments : GradientCheckpoint.DefaultSegments(Math.Max(1, N));
 }
 
 /// <summary>Scaled dot-product attention (§3.2.1, Eq. 1).</summary>
@@ -341,8 +354,11 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
     public IReadOnlyList<DecoderLayer> DecoderLayers => decoder.ToList();
 
     /// <param name="config">Sizes.</param>
+    /// <exception cref="ArgumentException">CheckpointSegments is outside 0 … N.</exception>
     public Transformer(ModelConfig config) : base(nameof(Transformer))
     {
+        if (config.CheckpointSegments < 0 || config.CheckpointSegments > config.N)
+            throw new ArgumentException($"checkpoint segments must be between 1 and N ({config.N}), or 0 for √N; got {config.CheckpointSegments}");
         Config = config;
         src_embed = new Embeddings(config.SourceVocab, config.DModel, config.MaxLength, config.PDrop);
         tgt_embed = new Embeddings(config.TargetVocab, config.DModel, config.MaxLength, config.PDrop);
@@ -377,7 +393,11 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
     public Tensor Encode(Tensor src, Tensor srcMask)
     {
         Tensor x = src_embed.forward(src);
-        foreach (var layer in encoder) x = layer.forward(x, srcMask);
+        if (Config.GradientCheckpointing)
+            // Chen et al. 2016, Algorithm 1: keep each segment's input only; recompute its layers in the backward pass
+            x = GradientCheckpoint.Sequential(encoder.Count, Config.Segments, (l, h, c) => encoder[l].forward(h, c[0]), x, srcMask);
+        else
+            foreach (var layer in encoder) x = layer.forward(x, srcMask);
         return encoder_norm is null ? x : encoder_norm.forward(x);
     }
 
@@ -390,7 +410,12 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
     {
         Tensor tgtMask = SequenceMasks.CausalAndPadding(tgtIn, Vocabulary.PadId);
         Tensor x = tgt_embed.forward(tgtIn);
-        foreach (var layer in decoder) x = layer.forward(x, memory, srcMask, tgtMask);
+        if (Config.GradientCheckpointing)
+            // memory goes in as a segment input (not captured), so each segment passes its gradient back to the encoder
+            x = GradientCheckpoint.Sequential(decoder.Count, Config.Segments, (l, h, c) => decoder[l].forward(h, c[0], c[1], c[2]),
+                                              x, memory, srcMask, tgtMask);
+        else
+            foreach (var layer in decoder) x = layer.forward(x, memory, srcMask, tgtMask);
         if (decoder_norm is not null) x = decoder_norm.forward(x);
         if (lastOnly) x = x.narrow(1, x.shape[1] - 1, 1);
         return functional.linear(x, tgt_embed.Weight); // x Eᵀ: the output projection shares the target embedding (§3.4)
