@@ -42,9 +42,12 @@ public sealed record NplmTrainOptions
 {
     /// <summary>Examples per update.</summary>
     public int BatchSize { get; init; } = 256;
-    /// <summary>Passes over the training examples (with <see cref="NplmSampling.WithReplacement"/>, an epoch is Count / BatchSize steps).</summary>
-    public int Epochs { get; init; } = 10;
-    /// <summary>Stop after this many updates even if epochs remain; null: no limit.</summary>
+    /// <summary>
+    /// Passes over the training examples (with <see cref="NplmSampling.WithReplacement"/>, an epoch is ⌈Count / BatchSize⌉
+    /// updates); null: as many as <see cref="MaxSteps"/> takes. Training ends at whichever of the two limits comes first.
+    /// </summary>
+    public int? Epochs { get; init; } = 10;
+    /// <summary>Stop after this many updates (makemore: 200,000); null: no limit but <see cref="Epochs"/>.</summary>
     public long? MaxSteps { get; init; }
     /// <summary>How batches are drawn.</summary>
     public NplmSampling Sampling { get; init; } = NplmSampling.Epochs;
@@ -80,8 +83,9 @@ public sealed record NplmTrainOptions
     public void Validate()
     {
         if (BatchSize < 1) throw new ArgumentException($"batch size must be at least 1, got {BatchSize}");
-        if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
+        if (Epochs is < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
         if (MaxSteps is < 1) throw new ArgumentException($"max steps must be at least 1, got {MaxSteps}");
+        if (Epochs is null && MaxSteps is null) throw new ArgumentException("set epochs or max steps: training needs a limit");
         if (!(LearningRate > 0)) throw new ArgumentException($"learning rate must be positive, got {LearningRate}");
         if (LrDecay < 0) throw new ArgumentException($"learning-rate decay r cannot be negative, got {LrDecay}");
         if (WeightDecay < 0) throw new ArgumentException($"weight decay cannot be negative, got {WeightDecay}");
@@ -156,7 +160,7 @@ public static class NplmTraining
         var generator = new Generator((ulong)seed);
         long n = train.Count;
         long stepsPerEpoch = (n + options.BatchSize - 1) / options.BatchSize;
-        long maxSteps = Math.Min(options.MaxSteps ?? long.MaxValue, stepsPerEpoch * options.Epochs);
+        long maxSteps = Math.Min(options.MaxSteps ?? long.MaxValue, options.Epochs is int epochs ? stepsPerEpoch * epochs : long.MaxValue);
 
         var losses = new List<float>();
         var evaluations = new List<NplmEvaluation>();

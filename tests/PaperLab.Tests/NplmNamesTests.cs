@@ -48,7 +48,7 @@ public class NplmNamesTests(NamesFixture names)
         double initial = NplmTraining.MeanNll(model, dev);
         Assert.InRange(initial, Math.Log(27) - 0.02, Math.Log(27) + 0.02);
         // makemore's recipe, shortened: SGD, batches of 32 with replacement, learning rate 0.1
-        var options = new NplmTrainOptions { BatchSize = 32, Epochs = 1, MaxSteps = 3000, Sampling = NplmSampling.WithReplacement,
+        var options = new NplmTrainOptions { BatchSize = 32, Epochs = null, MaxSteps = 3000, Sampling = NplmSampling.WithReplacement,
                                              Optimizer = NplmOptimizer.Sgd, LearningRate = 0.1, WeightDecay = 0 };
         var result = NplmTraining.Train(model, train, dev, options, seed: 1);
         Assert.Equal(3000, result.Steps);
