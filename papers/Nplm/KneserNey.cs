@@ -25,9 +25,9 @@
 // and γ_k(h) gives exactly the discounted mass to P_{k−1}, which sums to 1.
 //
 // Deviation: the paper's SRILM models back off (the lower order is used only for unseen n-grams, with a
-// back-off weight); this is the interpolated form, which Chen and Goodman found slightly better and which
-// the issue allows. The paper's "interpolated trigram" used in its mixtures (§4.1, Jelinek-Mercer with
-// weights per context-frequency bin) is a different model; this one stands in for it in the mixtures.
+// back-off weight); this is the interpolated form, which Chen and Goodman found slightly better. The
+// paper's "interpolated trigram" used in its mixtures (§4.1, Jelinek-Mercer with weights per
+// context-frequency bin) is a different model; this one stands in for it in the mixtures.
 
 namespace PaperLab.Papers.Nplm;
 
