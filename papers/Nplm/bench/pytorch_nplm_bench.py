@@ -1,0 +1,123 @@
+"""Training throughput of the same network in PyTorch, for comparison with the C# model (papers/Nplm/Nplm.cs).
+
+The model mirrors Nplm.cs (Bengio et al. 2003, Eq. 1): y = b + W·x + U·tanh(d + H·x), with the same parameter
+names (C.weight, H.weight, d, U.weight, W.weight, b), the same initialisation, the same arithmetic (linear with
+bias b, then addmm for the direct connections), softmax cross-entropy over the whole vocabulary, and AdamW with
+weight decay on C, H, U, W and none on b, d. The step is NplmBench.Run's: zero_grad, loss, backward, step, on
+random word ids (throughput does not depend on the text). The default shape is Table 1's MLP9 (n 5, m 30,
+h 100, no direct connections) over the Brown vocabulary built here (17,907 words).
+
+glibc's malloc would return the large logits buffers to the kernel after every step; like the C# side
+(MallocTuning.RetainFreedMemory) this keeps freed memory in the process unless --no-retain is given.
+
+Run with Debian's python3-torch and OpenBLAS (the package links the reference BLAS otherwise):
+
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 \
+        papers/Nplm/bench/pytorch_nplm_bench.py --threads 1 --steps 50
+
+Prints one JSON line: words_per_second, model_gflops, the shape, the BLAS library loaded.
+"""
+import argparse
+import ctypes
+import json
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class NPLM(nn.Module):
+    def __init__(self, vocab_size, order, features, hidden, direct):
+        super().__init__()
+        width = (order - 1) * features
+        self.C = nn.Embedding(vocab_size, features)
+        self.H = nn.Linear(width, hidden, bias=False)
+        self.d = nn.Parameter(torch.zeros(hidden))
+        self.U = nn.Linear(hidden, vocab_size, bias=False)
+        self.W = nn.Linear(width, vocab_size, bias=False) if direct else None
+        self.b = nn.Parameter(torch.zeros(vocab_size))
+        with torch.no_grad():  # Nplm.Initialise
+            nn.init.normal_(self.C.weight, 0.0, 1.0)
+            bound = 1.0 / math.sqrt(width)
+            nn.init.uniform_(self.H.weight, -bound, bound)
+            nn.init.normal_(self.U.weight, 0.0, 0.01)
+            if self.W is not None:
+                nn.init.normal_(self.W.weight, 0.0, 0.01)
+
+    def forward(self, context, targets):
+        x = self.C(context).view(context.shape[0], -1)      # (B, (n-1)m), oldest word first
+        a = torch.tanh(self.H(x) + self.d)                  # (B, h)
+        y = F.linear(a, self.U.weight, self.b)              # b + U·a
+        if self.W is not None:
+            y = y.addmm(x, self.W.weight.t())               # + W·x
+        return F.cross_entropy(y, targets)
+
+
+def retain_freed_memory():
+    """mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, 2^31 - 1), as MallocTuning.RetainFreedMemory."""
+    libc = ctypes.CDLL("libc.so.6")
+    return libc.mallopt(-4, 0) == 1 and libc.mallopt(-1, 2**31 - 1) == 1
+
+
+def loaded_blas():
+    """The BLAS shared object actually mapped into this process (the package links libblas.so.3)."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line}
+    return sorted(paths)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--vocab-size", type=int, default=17907)
+    p.add_argument("--order", type=int, default=5)
+    p.add_argument("--features", type=int, default=30)
+    p.add_argument("--hidden", type=int, default=100)
+    p.add_argument("--direct", action="store_true")
+    p.add_argument("--no-retain", action="store_true")
+    a = p.parse_args()
+    retained = False if a.no_retain else retain_freed_memory()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = NPLM(a.vocab_size, a.order, a.features, a.hidden, a.direct)
+    decay = [p for n, p in model.named_parameters() if n not in ("b", "d")]
+    no_decay = [p for n, p in model.named_parameters() if n in ("b", "d")]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+    g = torch.Generator().manual_seed(1)
+
+    def step():
+        x = torch.randint(0, a.vocab_size, (a.batch_size, a.order - 1), generator=g)
+        y = torch.randint(0, a.vocab_size, (a.batch_size,), generator=g)
+        opt.zero_grad(set_to_none=False)
+        model(x, y).backward()
+        opt.step()
+
+    for _ in range(a.warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    seconds = time.perf_counter() - start
+    width = (a.order - 1) * a.features
+    flops_per_word = 6.0 * (a.vocab_size * a.hidden + (a.vocab_size * width if a.direct else 0) + a.hidden * width)
+    words_per_second = a.steps * a.batch_size / seconds
+    print(json.dumps({
+        "framework": f"pytorch {torch.__version__}",
+        "blas": loaded_blas(),
+        "threads": a.threads,
+        "vocab_size": a.vocab_size, "order": a.order, "features": a.features, "hidden": a.hidden, "direct": a.direct,
+        "batch_size": a.batch_size,
+        "retain_freed_memory": retained,
+        "words_per_second": words_per_second,
+        "model_gflops": words_per_second * flops_per_word / 1e9,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }))
+
+
+if __name__ == "__main__":
+    main()
