@@ -17,6 +17,8 @@ namespace PaperLab.Papers.Backprop;
 /// <summary>Training throughput and matmul rate of the engine and of TorchSharp on the same MLP.</summary>
 public static class Bench
 {
+    static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Settings of one measurement.</summary>
     /// <param name="Preset">Name in <see cref="TrainConfig.Presets"/>.</param>
     /// <param name="Modern">Use the preset's <see cref="TrainConfig.Modern"/> variant (ReLU, cross-entropy, Adam).</param>
@@ -74,19 +76,21 @@ public static class Bench
         void Emit(Dictionary<string, object> r)
         {
             results.Add(r);
-            Console.WriteLine(JsonSerializer.Serialize(r));
+            Console.WriteLine(JsonSerializer.Serialize(r, Json));
         }
 
         foreach (int t in threadCounts)
         {
-            double engine = EngineSamplesPerSecond(config, t, options.Steps, options.Warmup);
-            double torchRate = TorchSamplesPerSecond(config, t, options.Steps, options.Warmup);
+            var engine = EngineSamplesPerSecond(config, t, options.Steps, options.Warmup);
+            var torchRate = TorchSamplesPerSecond(config, t, options.Steps, options.Warmup);
             Emit(new()
             {
                 ["what"] = "training", ["model"] = config.Model.ToString(), ["optimizer"] = config.Optimizer.ToString(),
                 ["batch"] = config.BatchSize, ["threads"] = t,
-                ["engine_samples_per_second"] = Math.Round(engine), ["torch_samples_per_second"] = Math.Round(torchRate),
-                ["ratio"] = Math.Round(engine / torchRate, 3),
+                ["engine_samples_per_second"] = Math.Round(engine.Wall), ["torch_samples_per_second"] = Math.Round(torchRate.Wall),
+                ["ratio"] = Math.Round(engine.Wall / torchRate.Wall, 3),
+                // per CPU-second: less sensitive to other jobs on the machine than wall-clock rates
+                ["engine_samples_per_cpu_second"] = Math.Round(engine.Cpu), ["torch_samples_per_cpu_second"] = Math.Round(torchRate.Cpu),
             });
             foreach (var (name, m, n, k, ta, tb) in TrainingProducts(config.Model.Widths, config.BatchSize))
             {
@@ -120,8 +124,8 @@ public static class Bench
         }
     }
 
-    /// <summary>Images per second of <see cref="MlpTraining.Step{T}"/> in float32 on random batches.</summary>
-    public static double EngineSamplesPerSecond(TrainConfig config, int threads, int steps, int warmup)
+    /// <summary>Images per second (wall clock, and per CPU-second) of <see cref="MlpTraining.Step{T}"/> in float32 on random batches.</summary>
+    public static (double Wall, double Cpu) EngineSamplesPerSecond(TrainConfig config, int threads, int steps, int warmup)
     {
         Gemm.Threads = threads;
         var model = new Mlp<float>(config.Model, seed: 0);
@@ -130,13 +134,14 @@ public static class Bench
             : new Adam<float>(model.Parameters(), config.LearningRate);
         var (xs, ys) = RandomBatches(config, 8);
         for (int i = 0; i < warmup; i++) MlpTraining.Step(model, optimizer, xs[i % xs.Length], ys[i % ys.Length]);
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) MlpTraining.Step(model, optimizer, xs[i % xs.Length], ys[i % ys.Length]);
-        return (double)steps * config.BatchSize / clock.Elapsed.TotalSeconds;
+        return Rate(steps * config.BatchSize, () =>
+        {
+            for (int i = 0; i < steps; i++) MlpTraining.Step(model, optimizer, xs[i % xs.Length], ys[i % ys.Length]);
+        });
     }
 
-    /// <summary>Images per second of the same MLP, loss and optimiser in TorchSharp (float32, nn.Linear layers).</summary>
-    public static double TorchSamplesPerSecond(TrainConfig config, int threads, int steps, int warmup)
+    /// <summary>Images per second (wall clock, and per CPU-second) of the same MLP, loss and optimiser in TorchSharp (float32, nn.Linear layers).</summary>
+    public static (double Wall, double Cpu) TorchSamplesPerSecond(TrainConfig config, int threads, int steps, int warmup)
     {
         torch.set_num_threads(threads);
         manual_seed(0);
@@ -173,9 +178,22 @@ public static class Bench
             optimizer.step();
         }
         for (int i = 0; i < warmup; i++) Step(i);
+        return Rate(steps * config.BatchSize, () =>
+        {
+            for (int i = 0; i < steps; i++) Step(i);
+        });
+    }
+
+    /// <summary>Images per wall-clock second and per CPU-second (all threads of the process) of <paramref name="run"/>.</summary>
+    static (double Wall, double Cpu) Rate(long images, Action run)
+    {
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) Step(i);
-        return (double)steps * config.BatchSize / clock.Elapsed.TotalSeconds;
+        run();
+        double wall = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        return (images / wall, images / (process.TotalProcessorTime - cpu).TotalSeconds);
     }
 
     static (float[][] X, int[][] Y) RandomBatches(TrainConfig config, int count)

@@ -92,14 +92,19 @@ public sealed partial class Variable<T>
     public static Variable<T> operator -(Variable<T> a, T s) => a - Scalar(s);
     /// <summary>s − a.</summary>
     public static Variable<T> operator -(T s, Variable<T> a) => Scalar(s) - a;
-    /// <summary>a · s.</summary>
-    public static Variable<T> operator *(Variable<T> a, T s) => a * Scalar(s);
-    /// <summary>s · a.</summary>
-    public static Variable<T> operator *(T s, Variable<T> a) => Scalar(s) * a;
+    /// <summary>a · s for a constant s. ∂/∂a = s. (Written out rather than broadcast: it saves copying s to a's shape.)</summary>
+    public static Variable<T> operator *(Variable<T> a, T s)
+    {
+        var z = new T[a.Length];
+        TensorPrimitives.Multiply(a.Data, s, z);
+        return new(z, a.Shape, "*", [a], g => TensorPrimitives.MultiplyAdd(g, s, a.GradBuffer(), a.GradBuffer()));
+    }
+    /// <summary>s · a = a · s.</summary>
+    public static Variable<T> operator *(T s, Variable<T> a) => a * s;
     /// <summary>a / s.</summary>
     public static Variable<T> operator /(Variable<T> a, T s) => a / Scalar(s);
     /// <summary>−a = a · (−1).</summary>
-    public static Variable<T> operator -(Variable<T> a) => a * Scalar(-T.One);
+    public static Variable<T> operator -(Variable<T> a) => a * -T.One;
 
     // ---- elementwise functions ------------------------------------------------------------------------------
 
