@@ -44,11 +44,17 @@ public static class Gemm
     /// <summary>Rows of C in one micro-kernel tile.</summary>
     public const int MR = 6;
 
+    /// <summary>
+    /// Use 512-bit vectors where the hardware runs them natively (default true); false forces the
+    /// <c>Vector&lt;T&gt;</c> kernel that AVX2 and NEON machines run, e.g. to test it on an AVX-512 machine.
+    /// </summary>
+    public static bool AllowVector512 { get; set; } = true;
+
+    /// <summary>Whether the micro-kernel uses 512-bit vectors for <typeparamref name="T"/> (on this machine, with <see cref="AllowVector512"/>).</summary>
+    public static bool Use512<T>() => AllowVector512 && Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported;
+
     /// <summary>Columns of C in one micro-kernel tile: two vectors of <typeparamref name="T"/>.</summary>
     public static int NR<T>() => 2 * (Use512<T>() ? Vector512<T>.Count : Vector<T>.Count);
-
-    /// <summary>Whether the micro-kernel uses 512-bit vectors for <typeparamref name="T"/> on this machine.</summary>
-    public static bool Use512<T>() => Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported;
 
     /// <summary>
     /// C = op(A)·op(B), or C += op(A)·op(B) when <paramref name="accumulate"/>; op(X) is X or Xᵀ.
@@ -76,7 +82,8 @@ public static class Gemm
             return;
         }
 
-        int nr = NR<T>();
+        bool wide = Use512<T>();   // read once: packing and kernel must agree on NR
+        int nr = 2 * (wide ? Vector512<T>.Count : Vector<T>.Count);
         // one KC × NR panel of B ≈ 16 KiB, half of a typical L1 data cache
         int kcMax = Math.Max(16, 16384 / (nr * Unsafe.SizeOf<T>()));
         int mcMax = 16 * MR;
@@ -124,11 +131,11 @@ public static class Gemm
                             int i = i0 + ip * MR, rows = Math.Min(MR, m - i);
                             ref T aPanel = ref packedA[ip * kc * MR];
                             if (rows == MR && cols == nr)
-                                Kernel(kc, ref aPanel, ref bPanel, ldb, ref c[i * n + j], n, add);
+                                Kernel(wide, kc, ref aPanel, ref bPanel, ldb, ref c[i * n + j], n, add);
                             else
                             {
                                 // compute the whole tile aside, then add or copy the part inside C
-                                Kernel(kc, ref aPanel, ref bPanel, ldb, ref edge[0], nr, false);
+                                Kernel(wide, kc, ref aPanel, ref bPanel, ldb, ref edge[0], nr, false);
                                 for (int r = 0; r < rows; r++)
                                 {
                                     var source = edge.Slice(r * nr, cols);
@@ -182,10 +189,10 @@ public static class Gemm
     /// A's MR values for each p consecutive in <paramref name="aPanel"/> and B's NR values for p at p·<paramref name="ldb"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Kernel<T>(int kc, ref T aPanel, ref T bPanel, int ldb, ref T c, int ldc, bool accumulate)
+    static void Kernel<T>(bool wide, int kc, ref T aPanel, ref T bPanel, int ldb, ref T c, int ldc, bool accumulate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (Use512<T>()) Kernel512(kc, ref aPanel, ref bPanel, ldb, ref c, ldc, accumulate);
+        if (wide) Kernel512(kc, ref aPanel, ref bPanel, ldb, ref c, ldc, accumulate);
         else KernelVector(kc, ref aPanel, ref bPanel, ldb, ref c, ldc, accumulate);
     }
 

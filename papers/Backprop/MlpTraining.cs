@@ -160,7 +160,7 @@ public static class MlpTraining
 {
     /// <summary>
     /// Trains a fresh <see cref="Mlp{T}"/> (initialised from <paramref name="seed"/>) for <c>config.Epochs</c>
-    /// epochs, shuffling with the same seed, and reports test error after every epoch. Same seed ⇒ the same
+    /// epochs, shuffling each epoch with a generator seeded by (seed, epoch), and reports test error after every epoch. Same seed ⇒ the same
     /// losses and weights, whatever the thread count (the matmul sums in a fixed order).
     /// Sets <see cref="Gemm.Threads"/> to <c>config.Threads</c> for the duration.
     /// </summary>
@@ -184,7 +184,6 @@ public static class MlpTraining
             Optimizer<T> optimizer = config.Optimizer == OptimizerKind.Sgd
                 ? new Sgd<T>(model.Parameters(), config.LearningRate, config.Momentum)
                 : new Adam<T>(model.Parameters(), config.LearningRate);
-            var shuffle = new Random(seed + 1);
             var reports = new List<EpochReport>();
             for (int epoch = 1; epoch <= config.Epochs; epoch++)
             {
@@ -192,6 +191,9 @@ public static class MlpTraining
                 var clock = Stopwatch.StartNew();
                 double lossSum = 0;
                 int steps = 0, errors = 0, seen = 0;
+                // each epoch's order depends on (seed, epoch) only, so a run resumed at an epoch boundary
+                // from the weights and optimiser state sees the same batches as an uninterrupted one
+                var shuffle = new Random(unchecked(seed * 1_000_003 + epoch));
                 foreach (var (x, labels) in Batches(data.TrainImages, data.TrainLabels, data.Features, config.BatchSize, shuffle))
                 {
                     var (loss, wrong) = Step(model, optimizer, x, labels);

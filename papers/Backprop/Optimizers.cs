@@ -85,8 +85,18 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     public double Beta2 { get; }
     /// <summary>ε: added to √v̂ so the step stays finite.</summary>
     public double Eps { get; }
-    /// <summary>t: steps taken so far (the bias corrections depend on it).</summary>
-    public int StepCount { get; private set; }
+    /// <summary>t: steps taken so far (the bias corrections depend on it); set it when restoring a checkpoint.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set below 0.</exception>
+    public int StepCount
+    {
+        get => stepCount;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(StepCount));
+            stepCount = value;
+        }
+    }
+    int stepCount;
 
     readonly T[][] m, v;
 

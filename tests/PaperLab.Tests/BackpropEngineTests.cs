@@ -198,22 +198,31 @@ public class BackpropEngineTests
         int previous = Gemm.Threads;
         try
         {
-            double[]? first = null;
-            foreach (int threads in new[] { 1, 2, 3 })
+            // both kernels: 512-bit where the machine has AVX-512, and the Vector<T> one AVX2 and NEON machines run
+            foreach (bool wide in new[] { true, false })
             {
-                Gemm.Threads = threads;
-                var c = (double[])c0.Clone();
-                Gemm.Multiply(a, transposeA, b, transposeB, c, m, n, k, accumulate);
-                Assert.True(RelativeError(c, expected) < 1e-13, $"threads {threads}: relative error {RelativeError(c, expected):e2}");
-                first ??= c;
-                Assert.Equal(first, c);   // bit for bit
+                Gemm.AllowVector512 = wide;
+                double[]? first = null;
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    Gemm.Threads = threads;
+                    var c = (double[])c0.Clone();
+                    Gemm.Multiply(a, transposeA, b, transposeB, c, m, n, k, accumulate);
+                    Assert.True(RelativeError(c, expected) < 1e-13, $"512-bit {wide}, threads {threads}: relative error {RelativeError(c, expected):e2}");
+                    first ??= c;
+                    Assert.Equal(first, c);   // bit for bit
+                }
+                // float32 on the same sizes, against the float64 loop
+                float[] af = Array.ConvertAll(a, v => (float)v), bf = Array.ConvertAll(b, v => (float)v), cf = Array.ConvertAll(c0, v => (float)v);
+                Gemm.Multiply(af, transposeA, bf, transposeB, cf, m, n, k, accumulate);
+                Assert.True(RelativeError(Array.ConvertAll(cf, v => (double)v), expected) < 1e-5, $"512-bit {wide}, float32");
             }
-            // float32 on the same sizes, against the float64 loop
-            float[] af = Array.ConvertAll(a, v => (float)v), bf = Array.ConvertAll(b, v => (float)v), cf = Array.ConvertAll(c0, v => (float)v);
-            Gemm.Multiply(af, transposeA, bf, transposeB, cf, m, n, k, accumulate);
-            Assert.True(RelativeError(Array.ConvertAll(cf, v => (double)v), expected) < 1e-5);
         }
-        finally { Gemm.Threads = previous; }
+        finally
+        {
+            Gemm.Threads = previous;
+            Gemm.AllowVector512 = true;
+        }
     }
 
     [Fact]
