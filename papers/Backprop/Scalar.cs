@@ -30,7 +30,8 @@ public sealed class Value
     public string Op { get; }
 
     /// <summary>The Values this one was computed from (micrograd's _prev).</summary>
-    public IReadOnlyList<Value> Children { get; }
+    public IReadOnlyList<Value> Children => children;
+    readonly Value[] children;
 
     /// <summary>Adds this.Grad · ∂this/∂child to each child's Grad (the local chain rule; micrograd's _backward).</summary>
     private Action backward = () => { };
@@ -42,7 +43,7 @@ public sealed class Value
     private Value(double data, Value[] children, string op)
     {
         Data = data;
-        Children = children;
+        this.children = children;
         Op = op;
     }
 
@@ -136,12 +137,12 @@ public sealed class Value
         void Visit(Value v)
         {
             if (!visited.Add(v)) return;
-            foreach (var child in v.Children) Visit(child);
+            foreach (var child in v.children) Visit(child);
             order.Add(v);
         }
         Visit(this);
 
-        foreach (var v in order) if (v.Children.Count > 0) v.Grad = 0;   // computed Values start each pass from 0
+        foreach (var v in order) if (v.children.Length > 0) v.Grad = 0;   // computed Values start each pass from 0
         Grad = 1;   // ∂this/∂this
         for (int i = order.Count - 1; i >= 0; i--) order[i].backward();
     }
