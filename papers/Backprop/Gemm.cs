@@ -102,7 +102,8 @@ public static class Gemm
                 PackB(b, transposeB, n, k, p0, kc, jp * nr, nr, packedB.AsSpan(p0 * packed * nr + (jp - inPlace) * kc * nr, kc * nr));
         }
 
-        // Rows of C in bands of a multiple of MR, one band per thread.
+        // Rows of C in bands of a multiple of MR, one band per thread, but no band under about 2 MFLOP:
+        // below that, starting a thread costs more than it saves.
         int tiles = (m + MR - 1) / MR;
         int bands = Math.Clamp(Math.Min(threads, (int)Math.Min(int.MaxValue, 2L * m * n * k / 2_000_000)), 1, tiles);
         void Band(int band)
