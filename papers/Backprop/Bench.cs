@@ -98,7 +98,7 @@ public static class Bench
                 Emit(new()
                 {
                     ["what"] = "matmul", ["product"] = name, ["m"] = m, ["n"] = n, ["k"] = k, ["threads"] = t,
-                    ["engine_gflops"] = Math.Round(ours, 1), ["torch_gflops"] = Math.Round(theirs, 1), ["ratio"] = Math.Round(ours / theirs, 3),
+                    ["engine_gflops"] = Math.Round(ours, 2), ["torch_gflops"] = Math.Round(theirs, 2), ["ratio"] = Math.Round(ours / theirs, 3),
                 });
             }
         }

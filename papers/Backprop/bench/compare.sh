@@ -43,5 +43,5 @@ while IFS='|' read -r product shape t; do
   lines=$(grep '"what":"matmul"' "$log" | grep -F "\"product\":\"$product\"" | grep "\"threads\":$t,")
   e=$(while read -r l; do field engine_gflops <<< "$l"; done <<< "$lines" | median)
   p=$(while read -r l; do field torch_gflops <<< "$l"; done <<< "$lines" | median)
-  awk -v n="$product" -v s="$shape" -v t="$t" -v e="$e" -v p="$p" 'BEGIN { printf "| %s | %s | %d | %.1f | %.1f | %.2f |\n", n, s, t, e, p, e / p }'
+  awk -v n="$product" -v s="$shape" -v t="$t" -v e="$e" -v p="$p" 'BEGIN { printf "| %s | %s | %d | %.1f | %.1f | %s |\n", n, s, t, e, p, (p > 0 ? sprintf("%.2f", e / p) : "–") }'
 done
