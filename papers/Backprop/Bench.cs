@@ -25,8 +25,8 @@ public static class Bench
     /// <param name="BatchSize">Images per step; null: the preset's.</param>
     /// <param name="Threads">Thread counts to measure.</param>
     /// <param name="Steps">Timed training steps per measurement.</param>
-    /// <param name="Warmup">Untimed steps before (JIT, caches, allocator).</param>
-    public sealed record Options(string Preset = "800", bool Modern = false, int? BatchSize = null, int[]? Threads = null, int Steps = 200, int Warmup = 20);
+    /// <param name="Warmup">Untimed steps before (the JIT recompiles hot methods optimised after about 30 calls, caches, allocator).</param>
+    public sealed record Options(string Preset = "800", bool Modern = false, int? BatchSize = null, int[]? Threads = null, int Steps = 300, int Warmup = 100);
 
     /// <summary>
     /// Parses <c>[--preset 300|300+100|800] [--modern] [--batch N] [--threads 1,2] [--steps N] [--warmup N]</c>,
