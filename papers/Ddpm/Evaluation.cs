@@ -3,9 +3,7 @@
 // Heusel et al. 2017 with another feature network. Its numbers are comparable between runs of this
 // project on the same dataset and sample count, not with any published FID.
 
-using PaperLab.Cli;
 using PaperLab.Data;
-using PaperLab.Metrics;
 using PaperLab.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -45,32 +43,35 @@ public sealed class FeatureJudge
     }
 
     /// <summary>
-    /// Loads LeNet-5 weights from <paramref name="classifierPath"/> (a papers/LeNet5 run's model.pt), or trains
-    /// one here for <see cref="DdpmConfig.ClassifierEpochs"/> epochs (Adam 2e-3, batch 64, seed of the run).
+    /// Loads LeNet-5 weights from the --classifier file (a papers/LeNet5 run's model.pt), or trains one here
+    /// for <see cref="DdpmOptions.ClassifierEpochs"/> epochs (Adam 2e-3, batch 64, seed of the run + 1).
     /// </summary>
-    public static FeatureJudge Create(DdpmConfig config, CommonOptions common, ImageDataset train, ImageDataset test,
-                                      string? classifierPath, TrainingProgress progress)
+    /// <exception cref="RunFailureException">The --classifier file is missing, damaged, or not LeNet-5 weights.</exception>
+    public static FeatureJudge Create(DdpmOptions o, int seed, ImageDataset train, ImageDataset test, TrainingProgress progress)
     {
-        var norm = PaperLab.Papers.LeNet5.Experiment.Normalisation(config.Dataset);
-        torch.manual_seed(common.Seed + 1);
+        var norm = PaperLab.Papers.LeNet5.Experiment.Normalisation(o.Dataset);
+        torch.manual_seed(seed + 1);
         var net = new LeNet(10);
-        if (classifierPath != null)
+        if (o.Classifier is string path)
         {
-            if (!File.Exists(classifierPath))
-                throw new FileNotFoundException($"--classifier {classifierPath} does not exist; give the model.pt of a papers/LeNet5 run on {config.Dataset}, or leave it out to train one here", classifierPath);
-            PyTorchExport.Load(net, classifierPath);
-            return new FeatureJudge(net, norm, train, test, $"loaded from {classifierPath}");
+            PyTorchExport.Load(net, path, $"--classifier: LeNet-5 weights (the model.pt of a papers/LeNet5 run on {o.Dataset}); leave the option out to train one here");
+            return new FeatureJudge(net, norm, train, test, $"loaded from {path}");
         }
-        progress.Line($"training the LeNet-5 feature network ({config.ClassifierEpochs} epochs on {train.Count:N0} images)…");
+        progress.Line($"training the LeNet-5 feature network ({o.ClassifierEpochs} epochs on {train.Count:N0} images)…");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using var data = new ImageTensorDataset(train.Pixels, train.Labels, 28, 28, norm.Mean, norm.Std);
-        var loader = new BatchLoader(data, 64, Sampling.Shuffle, common.Seed + 1);
+        var loader = new BatchLoader(data, 64, Sampling.Shuffle, seed + 1);
         var optimizer = optim.Adam(net.parameters(), lr: 2e-3);
-        var trainer = new Trainer(net, optimizer, loader, (x, y) => nn.functional.cross_entropy(net.forward(x), y),
-            new TrainSettings { Epochs = config.ClassifierEpochs, Seed = common.Seed + 1, LogEvery = loader.BatchesPerEpoch },
-            metrics: null, progress: progress);
-        var result = trainer.Run();
+        for (long step = 0; step < (long)o.ClassifierEpochs * loader.BatchesPerEpoch; step++)
+        {
+            using var scope = NewDisposeScope();
+            var (x, y) = loader.Batch(step);
+            optimizer.zero_grad();
+            nn.functional.cross_entropy(net.forward(x), y).backward();
+            optimizer.step();
+        }
         return new FeatureJudge(net, norm, train, test,
-            $"trained in-process: {config.ClassifierEpochs} epoch(s) on {train.Count:N0} training images, {result.TrainSeconds:F0} s");
+            $"trained in-process: {o.ClassifierEpochs} epoch(s) on {train.Count:N0} training images, {clock.Elapsed.TotalSeconds:F0} s");
     }
 
     /// <summary>F6 features and predicted classes of images in [0, 1] (N, 1, 28, 28), in batches of 500.</summary>
@@ -146,7 +147,7 @@ public static class FinalEvaluation
     public static int[] TrajectorySteps(int T) => new[] { 1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05 }.Select(f => Math.Max(1, (int)Math.Round(f * T))).Distinct().ToArray();
 
     /// <summary>Final samples, Fréchet distance, class coverage, ancestral grid and trajectories.</summary>
-    public static FinalResult Run(DdpmConfig config, GaussianDiffusion diffusion, Func<Tensor, Tensor, Tensor> epsEma,
+    public static FinalResult Run(DdpmOptions config, GaussianDiffusion diffusion, Func<Tensor, Tensor, Tensor> epsEma,
                                   FeatureJudge judge, int seed, TrainingProgress progress)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -165,12 +166,12 @@ public static class FinalEvaluation
         int[] keep = TrajectorySteps(config.T);
         var (x0, trajectory) = diffusion.Sample(epsEma, new long[] { config.AncestralSamples, 1, 28, 28 }, seed: 3_000_003 + seed, keepAt: keep.ToHashSet());
         int nTraj = Math.Min(6, config.AncestralSamples);
-        var snapshots = trajectory.Select(s => (s.T, PaperLab.Reporting.ImageTensors.ToUnitRange(s.Xt.narrow(0, 0, nTraj)))).ToList();
-        snapshots.Add((0, PaperLab.Reporting.ImageTensors.ToUnitRange(x0.narrow(0, 0, nTraj))));
+        var snapshots = trajectory.Select(s => (s.T, ImageTensors.ToUnitRange(s.Xt.narrow(0, 0, nTraj)))).ToList();
+        snapshots.Add((0, ImageTensors.ToUnitRange(x0.narrow(0, 0, nTraj))));
 
         int firstN = (int)Math.Min(64, x.shape[0]);
         return new FinalResult(fd, floor, sampler, coverage, covered,
-            PaperLab.Reporting.ImageTensors.ToUnitRange(x.narrow(0, 0, firstN)), classes.Take(firstN).ToArray(),
-            PaperLab.Reporting.ImageTensors.ToUnitRange(x0), judge.Classify(x0), snapshots, clock.Elapsed.TotalSeconds);
+            ImageTensors.ToUnitRange(x.narrow(0, 0, firstN)), classes.Take(firstN).ToArray(),
+            ImageTensors.ToUnitRange(x0), judge.Classify(x0), snapshots, clock.Elapsed.TotalSeconds);
     }
 }

@@ -11,7 +11,7 @@ namespace PaperLab.Papers.Ddpm;
 public static class Report
 {
     /// <summary>Builds report.html in <paramref name="run"/> from its metrics, summary and final samples.</summary>
-    public static void Write(RunFolder run, DdpmConfig config, IReadOnlyDictionary<string, object?> summary, FinalResult final, string[] classNames)
+    public static void Write(RunFolder run, DdpmOptions config, DdpmSummary summary, FinalResult final, string[] classNames)
     {
         static string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
         var page = new HtmlPage($"DDPM on {config.Dataset}");
@@ -24,9 +24,9 @@ public static class Report
             new[] { $"Fréchet distance, LeNet-5 features ({config.FinalSamples} samples, {final.SamplerName})", F(final.Fd) },
             new[] { $"floor: {config.FinalSamples} real training images vs test set", F(final.Floor) },
             new[] { "classes holding ≥ 2% of the samples", $"{final.ClassesCovered}/10" },
-            new[] { "training steps / seconds", $"{summary["steps"]} / {(double)summary["train_seconds"]!:F0}" },
-            new[] { "U-Net parameters", $"{summary["parameters"]:N0}" },
-            new[] { "feature network", $"{summary["fd_features"]}, test accuracy {(double)summary["classifier_test_accuracy"]! * 100:F1}%" },
+            new[] { "training steps / seconds", $"{summary.Steps} / {summary.TrainSeconds:F0}" },
+            new[] { "U-Net parameters", $"{summary.Parameters:N0}" },
+            new[] { "feature network", $"{summary.FdFeatures}, test accuracy {summary.ClassifierTestAccuracy * 100:F1}%" },
         });
 
         var (lossSteps, loss) = run.Metrics.Series("train", "loss");

@@ -47,12 +47,13 @@ public static class Bench
 
     /// <summary>Times <paramref name="steps"/> training steps after <paramref name="warmup"/> untimed ones and prints one JSON line.</summary>
     /// <returns>The printed measurements.</returns>
-    public static Dictionary<string, object> Run(GptRunConfig config, int threads, int steps = 100, int warmup = 10)
+    public static Dictionary<string, object> Run(GptOptions options, int threads, int steps = 100, int warmup = 10)
     {
         TorchSharp.torch.set_num_threads(threads);
         manual_seed(0);
-        var model = new Gpt(config.Model);
-        var optimizer = Experiment.CreateOptimizer(model, config);
+        var model = new Gpt(options.Model(65));
+        var config = (Model: model.Config, options.BatchSize, options.GradClip);
+        var optimizer = Experiment.CreateOptimizer(model, options);
         var parameters = model.parameters().ToArray();
         long tokens = (long)config.BatchSize * config.Model.BlockSize;
         void Step()

@@ -37,20 +37,25 @@ public sealed class CharVocabulary
 /// <param name="Train">The first 90% of the ids (1,003,854).</param>
 /// <param name="Val">The remaining ids (111,540).</param>
 /// <param name="Source">The input.txt read.</param>
-public sealed record ShakespeareChars(CharVocabulary Vocabulary, int[] Train, int[] Val, string Source)
+/// <param name="Record">The file and its sha256, for config.json.</param>
+public sealed record ShakespeareChars(CharVocabulary Vocabulary, int[] Train, int[] Val, string Source, DataRecord Record)
 {
-    /// <summary>Finds input.txt with <see cref="DatasetLocator"/> (explicit folder, PAPERLAB_DATA, data/, download) and splits it.</summary>
+    /// <summary>
+    /// Finds input.txt with <see cref="DatasetLocator"/> (explicit folder, PAPERLAB_DATA, data/, download) and
+    /// splits it. The file may be stored gzip-compressed, as input.txt or input.txt.gz.
+    /// </summary>
     /// <param name="dataDir">Folder holding input.txt, or null to search.</param>
-    /// <exception cref="DatasetNotFoundException">The file is nowhere and cannot be downloaded.</exception>
+    /// <exception cref="DatasetNotFoundException">The file is nowhere (or not in --data) and cannot be downloaded.</exception>
     public static ShakespeareChars Load(string? dataDir)
     {
         string dir = DatasetLocator.Locate(DatasetCatalog.TinyShakespeare, dataDir);
-        string path = Path.Combine(dir, "input.txt");
-        string text = File.ReadAllText(path);
+        string path = FileContent.Find(dir, "input.txt", "tinyshakespeare");
+        string text = FileContent.ReadAllText(path);
         var vocabulary = new CharVocabulary(text);
         int[] ids = vocabulary.Encode(text);
         int n = (int)(0.9 * ids.Length);   // nanoGPT: n = int(0.9 * len(data))
-        return new ShakespeareChars(vocabulary, ids[..n], ids[n..], path);
+        return new ShakespeareChars(vocabulary, ids[..n], ids[n..], path,
+                                    DataRecord.Of("tinyshakespeare", dir, new[] { path }, $"{ids.Length:N0} characters: train {n:N0} / val {ids.Length - n:N0}"));
     }
 }
 

@@ -432,10 +432,6 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return multinomial(probs, 1, generator: generator).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Trainable parameters by top-level part: (name, count).</summary>
-    public IReadOnlyList<(string Part, long Parameters)> ParameterCounts() =>
-        named_children().Select(c => (c.name, c.module.parameters().Sum(p => p.numel()))).Where(c => c.Item2 > 0).ToList();
-
     /// <summary>
     /// The parameter count derived from the shape (not from the tensors; see the file header):
     /// V·C + T·C + L·(12·C² + 13·C) + 2·C. 809,856 for V 65, T 64, L 4, C 128.

@@ -18,12 +18,12 @@ public static class Report
     /// </summary>
     /// <param name="run">The run folder (its metrics are read from memory).</param>
     /// <param name="config">The run's hyperparameters.</param>
+    /// <param name="m">The model's shape.</param>
     /// <param name="summary">What summary.json holds.</param>
     /// <param name="sample">Generated text.</param>
-    public static void Write(RunFolder run, GptRunConfig config, IReadOnlyDictionary<string, object?> summary, string sample)
+    public static void Write(RunFolder run, GptOptions config, GptConfig m, GptSummary summary, string sample)
     {
         var inv = CultureInfo.InvariantCulture;
-        var m = config.Model;
         var page = new HtmlPage("GPT on Tiny Shakespeare (characters)");
         page.Paragraph("Radford et al. (2018, 2019): a decoder-only Transformer with pre-layer-norm blocks, learned position " +
                        "embeddings, GELU and an output layer tied to the token embedding, at nanoGPT's Shakespeare-char sizes. " +
@@ -31,21 +31,19 @@ public static class Report
         page.KeyValues(new Dictionary<string, string>
         {
             ["model"] = $"{m.NLayer} layers, {m.NHead} heads, n_embd {m.NEmbd}, block_size {m.BlockSize}, dropout {m.Dropout.ToString(inv)}",
-            ["parameters"] = ((long)summary["parameters"]!).ToString("N0", inv),
+            ["parameters"] = summary.Parameters.ToString("N0", inv),
             ["training"] = $"{config.MaxIters} steps of {config.BatchSize}×{m.BlockSize} characters, AdamW (β {config.Beta1.ToString(inv)}, {config.Beta2.ToString(inv)}, " +
-                           $"weight decay {config.WeightDecay.ToString(inv)} on matrices), lr {config.Lr.ToString(inv)} → {config.MinLr.ToString(inv)}, warm-up {config.WarmupIters}, clip {config.GradClip.ToString(inv)}",
-            ["threads"] = summary["threads"]!.ToString()!,
-            ["tokens/s"] = ((double)summary["tokens_per_second"]!).ToString("F0", inv),
-            ["train seconds / wall seconds"] = $"{(double)summary["train_seconds"]!:F0} / {(double)summary["wall_seconds"]!:F0}",
+                           $"weight decay {config.WeightDecay.ToString(inv)} on matrices), lr {config.Lr.ToString(inv)} → {config.MinLrInEffect.ToString(inv)}, warm-up {config.Warmup}, clip {config.GradClip.ToString(inv)}",
+            ["threads"] = summary.Threads.ToString(inv),
+            ["tokens/s"] = summary.TokensPerSecond?.ToString("F0", inv) ?? "—",
+            ["train seconds / wall seconds"] = string.Create(inv, $"{summary.TrainSeconds:F0} / {summary.WallSeconds:F0}"),
         });
-        var published = (Dictionary<string, object>)summary["published"]!;
-        var baseline = (Dictionary<string, object>)summary["baseline"]!;
         page.Table(new[] { "model", "val loss (nats/char)", "source" }, new[]
         {
-            new[] { "published", Convert.ToDouble(published["value"], inv).ToString("F4", inv), (string)published["source"] },
-            new[] { "GPT, this run", ((double)summary["val_loss"]!).ToString("F4", inv), $"summary.json, {config.FinalEvalIters} val batches" },
-            new[] { "bigram counts", Convert.ToDouble(baseline["val_loss"], inv).ToString("F4", inv), "same split" },
-            new[] { "uniform over the vocabulary", ((double)summary["uniform_loss"]!).ToString("F4", inv), "ln V" },
+            new[] { "published", summary.Published.Value.ToString("F4", inv), summary.Published.Source },
+            new[] { "GPT, this run", summary.ValLoss.ToString("F4", inv), $"summary.json, {config.FinalEvalIters} val batches" },
+            new[] { "bigram counts", summary.Baseline.ValLoss.ToString("F4", inv), "same split" },
+            new[] { "uniform over the vocabulary", summary.UniformLoss.ToString("F4", inv), "ln V" },
         });
 
         var (trainSteps, trainLoss) = run.Metrics.Series("train", "loss");

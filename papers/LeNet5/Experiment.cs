@@ -1,190 +1,177 @@
-// LeNet-5 experiment: options → data → model → shared training loop → run folder.
-// The model is in LeNet5.cs; the published figures it is compared with are cited in Published below.
+// LeNet-5 experiment, top to bottom: options → MNIST → model → the training step → run folder.
+// The model is in LeNet5.cs; the figures it is compared with are cited in Published below.
 
-using System.CommandLine;
 using PaperLab.Cli;
 using PaperLab.Data;
 using PaperLab.Metrics;
 using PaperLab.Runs;
 using PaperLab.Training;
-using Spectre.Console;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PaperLab.Papers.LeNet5;
 
-/// <summary>Hyperparameters of a LeNet-5 run; every field lands in config.json.</summary>
-/// <param name="Dataset">"mnist" or "fashion-mnist".</param>
-/// <param name="Epochs">Passes over the training set.</param>
-/// <param name="BatchSize">Images per optimizer step.</param>
-/// <param name="Lr">Peak learning rate of Adam (per step), decayed to 0 by a half cosine over the run.</param>
-/// <param name="WeightDecay">L2 penalty coefficient (Adam's weight_decay).</param>
-/// <param name="TrainLimit">Use only the first N training images (smoke runs); null: all 60,000.</param>
-/// <param name="TestLimit">Use only the first N test images; null: all 10,000.</param>
-/// <param name="MaxShift">Training-time random translation, in pixels (0: none).</param>
-/// <param name="Flip">Training-time random left–right mirroring (clothing only: a mirrored digit is another glyph).</param>
-public sealed record LeNet5Config(string Dataset = "mnist", int Epochs = 12, int BatchSize = 64, double Lr = 2e-3,
-                                  double WeightDecay = 0.0, int? TrainLimit = null, int? TestLimit = null,
-                                  int MaxShift = 0, bool Flip = false)
+/// <summary>Hyperparameters of a LeNet-5 run: each property is a command-line option (--kebab-case) and a field of config.json.</summary>
+public sealed record LeNet5Options
 {
+    /// <summary>The dataset: mnist (the paper's) or fashion-mnist.</summary>
+    [Option(OneOf = new[] { "mnist", "fashion-mnist" })] public string Dataset { get; init; } = "mnist";
+
+    /// <summary>Passes over the training set.</summary>
+    [Option(Min = 1, Max = 10_000)] public int Epochs { get; init; } = 12;
+
+    /// <summary>Images per optimizer step.</summary>
+    [Option(Min = 1, Max = 60_000)] public int BatchSize { get; init; } = 64;
+
+    /// <summary>Peak learning rate of Adam (per step); a half cosine takes it to 0 over the run.</summary>
+    [Option(Min = 0, MinExclusive = true, Max = 10)] public double Lr { get; init; } = 2e-3;
+
+    /// <summary>L2 penalty coefficient (Adam's weight_decay).</summary>
+    [Option(Min = 0, Max = 1)] public double WeightDecay { get; init; }
+
+    /// <summary>Random training shifts of up to this many pixels on each axis (0: none).</summary>
+    [Option(Min = 0, Max = 8)] public int Shift { get; init; }
+
+    /// <summary>Random left-right mirroring in training (for clothing: a mirrored digit is another glyph).</summary>
+    public bool Flip { get; init; }
+
+    /// <summary>Use only the first N training images (smoke runs); none: all 60,000.</summary>
+    [Option(Min = 1, Max = 60_000)] public int? TrainLimit { get; init; }
+
+    /// <summary>Use only the first N test images; none: all 10,000.</summary>
+    [Option(Min = 1, Max = 10_000)] public int? TestLimit { get; init; }
+
     /// <summary>
-    /// The configuration of the reproduced results (see README's results table). MNIST: the paper's setting,
-    /// no distortions. Fashion-MNIST: mirroring, ±1-pixel shifts, a little weight decay and more epochs, the
-    /// usual recipe for clothing, since the 61k-parameter network overfits it within a few epochs otherwise.
+    /// The defaults of a run. MNIST: the paper's setting, no distortions. Fashion-MNIST: mirroring, ±1-pixel
+    /// shifts, a little weight decay and 30 epochs, the usual recipe for clothing, since the 61k-parameter
+    /// network overfits it within a few epochs otherwise. --smoke: 640 real images for 4 epochs, seconds.
     /// </summary>
-    public static LeNet5Config Default(string dataset) => dataset == "mnist"
-        ? new(dataset)
-        : new(dataset, Epochs: 30, WeightDecay: 5e-4, MaxShift: 1, Flip: true);
-
-    /// <summary>A few hundred real images for a few epochs: seconds of training, what CI runs.</summary>
-    public static LeNet5Config Smoke(string dataset) => new(dataset, Epochs: 4, BatchSize: 32, Lr: 2e-3, TrainLimit: 640, TestLimit: 500);
-}
-
-/// <summary>The figure a run is compared with.</summary>
-/// <param name="Metric">summary.json key it corresponds to.</param>
-/// <param name="Value">The published value.</param>
-/// <param name="Source">Where it is published.</param>
-public sealed record Published(string Metric, double Value, string Source)
-{
-    /// <summary>The published figure for <paramref name="dataset"/>.</summary>
-    public static Published For(string dataset) => dataset switch
+    public static LeNet5Options Defaults(LeNet5Options given, RunOptions run)
     {
-        "mnist" => new("test_error", 0.0095, "LeCun et al. 1998, Section III.C: LeNet-5 test error without distortions, 0.95%"),
-        _ => new("test_accuracy", 0.916, "Fashion-MNIST benchmark (zalandoresearch/fashion-mnist README): 2 conv + pooling, 91.6%"),
-    };
+        var o = given.Dataset == "mnist" ? new LeNet5Options() : new LeNet5Options { Dataset = given.Dataset, Epochs = 30, WeightDecay = 5e-4, Shift = 1, Flip = true };
+        return run.Smoke ? o with { Epochs = 4, BatchSize = 32, TrainLimit = 640, TestLimit = 500 } : o;
+    }
 }
 
-/// <summary>Command-line entry of the LeNet-5 experiment.</summary>
+/// <summary>summary.json of a LeNet-5 run.</summary>
+public sealed record LeNet5Summary : RunSummary
+{
+    /// <summary>Accuracy of the final model on the test images.</summary>
+    public double TestAccuracy { get; init; }
+    /// <summary>1 − test accuracy: the paper's figure.</summary>
+    public double TestError { get; init; }
+    /// <summary>Mean cross-entropy on the test images (nats).</summary>
+    public double TestLoss { get; init; }
+    /// <summary>Passes over the training set.</summary>
+    public int Epochs { get; init; }
+    /// <summary>Training throughput of this process, images per second.</summary>
+    public double? SamplesPerSecond { get; init; }
+    /// <summary>Training images used.</summary>
+    public int TrainImages { get; init; }
+    /// <summary>Test images used.</summary>
+    public int TestImages { get; init; }
+    /// <summary>The linear classifier on the same pixels.</summary>
+    public required LinearBaselineResult Baseline { get; init; }
+}
+
+/// <summary>What the linear baseline reached.</summary>
+/// <param name="Name">What it is.</param>
+/// <param name="TestAccuracy">Its test accuracy.</param>
+/// <param name="TestError">1 − accuracy.</param>
+public sealed record LinearBaselineResult(string Name, double TestAccuracy, double TestError);
+
+/// <summary>The LeNet-5 experiment.</summary>
 public static class Experiment
 {
-    /// <summary>Parses the command line, runs the experiment, prints the run folder last. Exit 0, 1 (failure) or 2 (usage).</summary>
-    public static int Main(string[] args)
-    {
-        var cli = new PaperCommandLine("lenet5", "LeNet-5 (LeCun et al. 1998) on MNIST or Fashion-MNIST");
-        var dataset = cli.Add(new Option<string>("--dataset") { Description = "mnist or fashion-mnist", DefaultValueFactory = _ => "mnist" });
-        dataset.AcceptOnlyFromAmong("mnist", "fashion-mnist");
-        var epochs = cli.Add(new Option<int?>("--epochs") { Description = "passes over the training set" });
-        var batch = cli.Add(new Option<int?>("--batch-size") { Description = "images per optimizer step" });
-        var lr = cli.Add(new Option<double?>("--lr") { Description = "peak learning rate (Adam, cosine decay to 0)" });
-        var weightDecay = cli.Add(new Option<double?>("--weight-decay") { Description = "L2 penalty of Adam (default 0)" });
-        var shift = cli.Add(new Option<int?>("--shift") { Description = "random training shifts of up to N pixels (default: 0 for MNIST, 1 for Fashion-MNIST)" });
-        var flip = cli.Add(new Option<bool?>("--flip") { Description = "random left-right mirroring in training (default: on for Fashion-MNIST only)" });
-        PaperCommandLine.AtLeast(weightDecay, 0.0);
-        PaperCommandLine.AtLeast(shift, 0);
-        PaperCommandLine.AtLeast(epochs, 1);
-        PaperCommandLine.AtLeast(batch, 1);
-        PaperCommandLine.Positive(lr);
+    /// <summary>The paper, for run folders and --help.</summary>
+    public static readonly PaperInfo Paper = new("lenet5", "LeNet-5 (LeCun et al. 1998) on MNIST or Fashion-MNIST");
 
-        if (!cli.TryParse(args, out var common, out var parsed, out int exit)) return exit;
+    /// <summary>The figure compared with, per dataset.</summary>
+    public static Published PublishedFor(string dataset) => dataset == "mnist"
+        ? new("test_error", 0.0095, "LeCun et al. 1998, Section III.C: LeNet-5 test error without distortions, 0.95%")
+        : new("test_accuracy", 0.916, "Fashion-MNIST benchmark (zalandoresearch/fashion-mnist README): 2 conv + pooling, 91.6%", LowerIsBetter: false);
 
-        string name = parsed.GetValue(dataset)!;
-        var config = common.Smoke ? LeNet5Config.Smoke(name) : LeNet5Config.Default(name);
-        config = config with
-        {
-            Epochs = parsed.GetValue(epochs) ?? config.Epochs,
-            BatchSize = parsed.GetValue(batch) ?? config.BatchSize,
-            Lr = parsed.GetValue(lr) ?? config.Lr,
-            WeightDecay = parsed.GetValue(weightDecay) ?? config.WeightDecay,
-            MaxShift = parsed.GetValue(shift) ?? config.MaxShift,
-            Flip = parsed.GetValue(flip) ?? config.Flip,
-        };
-        try
-        {
-            var run = Run(config, common);
-            Console.WriteLine(run.Path);
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or NonFiniteLossException or CheckpointException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return PaperCommandLine.RuntimeFailure;
-        }
-    }
+    /// <summary>Parses the command line, runs, prints the run folder last. Exit 0, 1 (failure), 2 (usage), 130 (Ctrl-C).</summary>
+    public static int Main(string[] args) => PaperProgram.Main<LeNet5Options>(args, Paper, LeNet5Options.Defaults, Run);
 
-    /// <summary>Runs one experiment and returns its run folder (config.json, metrics.csv, summary.json, report.html, checkpoints).</summary>
+    /// <summary>Trains LeNet-5 and writes the run folder (config.json, metrics.csv, checkpoint.bin, model.pt, summary.json, report.html).</summary>
     /// <exception cref="DatasetNotFoundException">The dataset is nowhere to be found and cannot be downloaded.</exception>
-    /// <exception cref="NonFiniteLossException">Training diverged.</exception>
-    public static RunFolder Run(LeNet5Config config, CommonOptions common, TrainingProgress? progress = null)
+    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
+    public static LeNet5Summary Run(LeNet5Options o, RunContext ctx)
     {
-        int threads = common.ThreadCount;
-        torch.set_num_threads(threads);
-        var run = RunFolder.Create("lenet5", common.Out);
-        run.WriteConfig("lenet5", config, common.Seed, threads);
-        progress ??= TrainingProgress.ForConsole();
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        var (train, test, data) = MnistFamily.Locate(o.Dataset, ctx.Common.Data, o.TrainLimit, o.TestLimit);
+        var run = ctx.Start(o, data);
+        var (mean, std) = Normalisation(o.Dataset);
+        using var trainSet = new ImageTensorDataset(train.Pixels, train.Labels, 28, 28, mean, std);
+        using var testSet = new ImageTensorDataset(test.Pixels, test.Labels, 28, 28, mean, std);
 
-        var (train, test) = LoadData(config, common.Data);
-        var stats = Normalisation(config.Dataset);
-        using var trainSet = new ImageTensorDataset(train.Pixels, train.Labels, 28, 28, stats.Mean, stats.Std);
-        using var testSet = new ImageTensorDataset(test.Pixels, test.Labels, 28, 28, stats.Mean, stats.Std);
-
-        torch.manual_seed(common.Seed);
+        torch.manual_seed(ctx.Common.Seed);
         var model = new LeNet5(numClasses: 10);
-        PrintParameters(model, progress);
+        foreach (var line in ParameterCounts.Lines(model, LeNet5.ExpectedParameters())) ctx.Progress.Line(line);
 
-        var loader = new BatchLoader(trainSet, config.BatchSize, Sampling.Shuffle, common.Seed);
+        var loader = new BatchLoader(trainSet, o.BatchSize, Sampling.Shuffle, ctx.Common.Seed);
         var testLoader = new BatchLoader(testSet, 1000, Sampling.Sequential);
-        var optimizer = optim.Adam(model.parameters(), lr: config.Lr, weight_decay: config.WeightDecay);
-        long totalSteps = (long)config.Epochs * loader.BatchesPerEpoch;
-        // half-cosine decay of the learning rate from Lr to 0 over the run
-        var schedule = optim.lr_scheduler.LambdaLR(optimizer, s => 0.5 * (1 + Math.Cos(Math.PI * Math.Min(s, totalSteps) / totalSteps)));
+        var optimizer = optim.Adam(model.parameters(), lr: o.Lr, weight_decay: o.WeightDecay);
+        long totalSteps = (long)o.Epochs * loader.BatchesPerEpoch;
 
-        double black = -stats.Mean / stats.Std; // a 0 pixel after normalisation
-        Tensor Augment(Tensor x) => config.MaxShift > 0 || config.Flip ? ImageAugment.ShiftAndFlip(x, config.MaxShift, config.Flip, black) : x;
-        var trainer = new Trainer(model, optimizer, loader,
-            (x, y) => nn.functional.cross_entropy(model.forward(Augment(x)), y),
-            new TrainSettings
-            {
-                Epochs = config.Epochs, Seed = common.Seed, LogEvery = Math.Max(1, loader.BatchesPerEpoch / 4),
-                CheckpointPath = run.File("checkpoint.bin"),
-            },
-            run.Metrics, schedule, progress)
+        var loop = new TrainingLoop(ctx, new LoopSettings
         {
-            Evaluate = _ =>
-            {
-                var (probs, labels, loss) = Predict(model, testLoader);
-                var report = Classification.Evaluate(probs, labels, 10);
-                return new Dictionary<string, double> { ["test/loss"] = loss, ["test/accuracy"] = report.Accuracy };
-            },
+            TotalSteps = totalSteps, StepsPerEpoch = loader.BatchesPerEpoch, LogEvery = Math.Max(1, loader.BatchesPerEpoch / 4), ItemsPerStep = o.BatchSize,
+        });
+        loop.Add("model", model);
+        loop.Add("optimizer", optimizer, Schedules.Cosine(o.Lr, totalSteps));   // half cosine from Lr to 0
+        loop.Evaluate = _ =>
+        {
+            var (probs, labels, loss) = Predict(model, testLoader);
+            return new Dictionary<string, double> { ["test/loss"] = loss, ["test/accuracy"] = Classification.Evaluate(probs, labels, 10).Accuracy };
         };
-        var result = trainer.Run(common.Resume);
 
-        var (finalProbs, finalLabels, _) = Predict(model, testLoader);
+        double black = -mean / std; // a 0 pixel after normalisation: what shifted-in pixels become
+        foreach (var step in loop)
+        {
+            var (x, y) = loader.Batch(step.Index);
+            if (o.Shift > 0 || o.Flip) x = ImageAugment.ShiftAndFlip(x, o.Shift, o.Flip, black);
+            optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(model.forward(x), y);
+            step.Record(loss);
+            loss.backward();
+            optimizer.step();
+        }
+
+        var (finalProbs, finalLabels, testLoss) = Predict(model, testLoader);
         var final = Classification.Evaluate(finalProbs, finalLabels, 10);
         PyTorchExport.Save(model, run.File("model.pt"));
 
-        progress.Line("training the linear baseline (ML.NET) on the same pixels…");
-        var baselineClock = System.Diagnostics.Stopwatch.StartNew();
-        double baseline = LinearBaseline.TestAccuracy(train, test, common.Seed);
-        progress.Line($"baseline test accuracy {baseline:P2} in {baselineClock.Elapsed.TotalSeconds:F0} s");
+        ctx.Progress.Line("training the linear baseline (ML.NET) on the same pixels…");
+        double baseline = LinearBaseline.TestAccuracy(train, test, ctx.Common.Seed);
 
-        var published = Published.For(config.Dataset);
-        var summary = new Dictionary<string, object?>
+        var result = loop.Result;
+        var summary = new LeNet5Summary
         {
-            ["paper"] = "LeNet-5 (LeCun et al. 1998)",
-            ["dataset"] = config.Dataset,
-            ["test_accuracy"] = final.Accuracy,
-            ["test_error"] = final.Error,
-            ["epochs"] = config.Epochs,
-            ["train_seconds"] = result.TrainSeconds,
-            ["samples_per_second"] = result.ItemsPerSecond,
-            ["parameters"] = model.parameters().Sum(p => p.numel()),
-            ["train_images"] = train.Labels.Length,
-            ["test_images"] = test.Labels.Length,
-            ["published"] = new Dictionary<string, object> { ["metric"] = published.Metric, ["value"] = published.Value, ["source"] = published.Source },
-            ["baseline"] = new Dictionary<string, object> { ["name"] = LinearBaseline.Name, ["test_accuracy"] = baseline, ["test_error"] = 1 - baseline },
+            Paper = "LeNet-5 (LeCun et al. 1998)",
+            Dataset = o.Dataset,
+            Published = PublishedFor(o.Dataset),
+            TestAccuracy = final.Accuracy,
+            TestError = final.Error,
+            TestLoss = testLoss,
+            Epochs = o.Epochs,
+            Steps = result.Steps,
+            TrainSeconds = result.TrainSeconds,
+            WallSeconds = wall.Elapsed.TotalSeconds,
+            SamplesPerSecond = double.IsFinite(result.ItemsPerSecond) ? result.ItemsPerSecond : null,
+            Threads = ctx.Common.ThreadCount,
+            Parameters = ParameterCounts.Total(model),
+            TrainImages = train.Count,
+            TestImages = test.Count,
+            Baseline = new(LinearBaseline.Name, baseline, 1 - baseline),
         };
-        run.WriteJson("summary.json", summary);
-
-        var outcome = new Outcome(config.Dataset, final, baseline, published);
+        run.WriteSummary(summary);
+        var outcome = new Outcome(o.Dataset, final, baseline, summary.Published);
         Report.Write(run, outcome, test, finalProbs);
         outcome.Print();
-        progress.Line($"README results row: {ResultsRow(summary)}");
-        return run;
+        return summary;
     }
-
-    /// <summary>The README results-table row of a run, from its summary: | dataset | test error | accuracy | epochs | train s | samples/s | published |.</summary>
-    public static string ResultsRow(IReadOnlyDictionary<string, object?> s) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"| {s["dataset"]} | {Outcome.Pct((double)s["test_error"]!)} | {Outcome.Pct((double)s["test_accuracy"]!)} | {s["epochs"]} | {(double)s["train_seconds"]!:F0} | {(double)s["samples_per_second"]!:F0} | {((Dictionary<string, object>)s["published"]!)["value"]} |");
 
     /// <summary>Mean and standard deviation of the training pixels scaled to [0, 1].</summary>
     public static (double Mean, double Std) Normalisation(string dataset) =>
@@ -192,39 +179,23 @@ public static class Experiment
 
     /// <summary>
     /// Softmax probabilities (N·10, row-major), true labels and mean cross-entropy over every batch of
-    /// <paramref name="loader"/>. Call in eval mode.
+    /// <paramref name="loader"/>, in eval mode under no_grad.
     /// </summary>
     public static (float[] Probabilities, int[] Labels, double Loss) Predict(LeNet5 model, BatchLoader loader)
     {
         var probs = new List<float>();
         var labels = new List<int>();
         double lossSum = 0;
-        using var _ = no_grad();
-        foreach (var (x, y) in loader.Epoch())
+        using var _ = Evaluation.Mode(model);
+        for (long b = 0; b < loader.BatchesPerEpoch; b++)
         {
             using var scope = NewDisposeScope();
+            var (x, y) = loader.Batch(b);
             var logits = model.forward(x);
             lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
             probs.AddRange(nn.functional.softmax(logits, 1).data<float>().ToArray());
             labels.AddRange(y.data<long>().ToArray().Select(v => (int)v));
         }
         return (probs.ToArray(), labels.ToArray(), lossSum / labels.Count);
-    }
-
-    static void PrintParameters(LeNet5 model, TrainingProgress progress)
-    {
-        foreach (var (layer, count) in model.ParameterCounts()) progress.Line($"  {layer,-6} {count,8:N0} parameters");
-        progress.Line($"  total  {model.parameters().Sum(p => p.numel()),8:N0} parameters");
-    }
-
-    static (ImageDataset Train, ImageDataset Test) LoadData(LeNet5Config config, string? dataDir)
-    {
-        var spec = DatasetCatalog.Get(config.Dataset);
-        string dir = DatasetLocator.Locate(spec, dataDir);
-        var train = MnistFamily.Load(dir, Split.Train, config.Dataset);
-        var test = MnistFamily.Load(dir, Split.Test, config.Dataset);
-        if (config.TrainLimit is int n) train = train.Take(n);
-        if (config.TestLimit is int m) test = test.Take(m);
-        return (train, test);
     }
 }

@@ -87,13 +87,9 @@ public sealed class LeNet5 : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Trainable parameters by layer, in forward order: (name, count). Derivation for a convolution:
-    /// out·(in·k·k + 1); for a full connection: out·(in + 1).
+    /// The parameter count derived from the layer sizes (not from the tensors): 61,706 for 10 classes. A
+    /// convolution has out·(in·k·k + 1) parameters, a full connection out·(in + 1).
     /// </summary>
-    public IReadOnlyList<(string Layer, long Parameters)> ParameterCounts() =>
-        named_children().Select(c => (c.name, c.module.parameters().Sum(p => p.numel()))).ToList();
-
-    /// <summary>The parameter count derived from the layer sizes (not from the tensors): 61,706 for 10 classes.</summary>
     public static long ExpectedParameters(int numClasses = 10) =>
         6 * (1 * 5 * 5 + 1)         // C1: 156
         + 16 * (6 * 5 * 5 + 1)     // C3: 2,416

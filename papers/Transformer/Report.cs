@@ -51,27 +51,27 @@ public static class Report
     }
 
     /// <summary>Builds report.html in <paramref name="run"/>.</summary>
-    public static void Write(RunFolder run, TransformerConfig config, Corpus corpus, Transformer model, int[][] testHyps,
-                             BleuScore bleu, BleuScore greedy, IReadOnlyDictionary<string, object?> summary)
+    public static void Write(RunFolder run, TransformerOptions config, Corpus corpus, Transformer model, int[][] testHyps,
+                             BleuScore bleu, BleuScore greedy, TransformerSummary summary)
     {
         var inv = CultureInfo.InvariantCulture;
         var page = new HtmlPage("Transformer on Multi30k de→en");
         page.Paragraph("Vaswani et al. (2017), Attention Is All You Need. Post-LN encoder–decoder, " +
                        $"N = {config.N}, d_model = {config.DModel}, h = {config.H}, d_ff = {config.DFf}, P_drop = {config.PDrop.ToString(inv)}, " +
-                       $"ε_ls = {config.LabelSmoothing.ToString(inv)}; {summary["parameters"]:N0} parameters. See papers/Transformer/README.md. " +
+                       $"ε_ls = {config.LabelSmoothing.ToString(inv)}; {summary.Parameters:N0} parameters. See papers/Transformer/README.md. " +
                        "BLEU is corpus BLEU-4 on lower-cased word/punctuation tokens.");
-        var published = Published.Multi30k;
+        var published = summary.Published;
         page.Table(new[] { "model", "test BLEU", "details" }, new[]
         {
             new[] { "published (small re-implementations)", "30.6–35", published.Source },
             new[] { $"this run, beam {config.Beam}, α {config.LengthPenalty.ToString(inv)}", bleu.Score.ToString("F2", inv), bleu.ToString() },
             new[] { "this run, greedy", greedy.Score.ToString("F2", inv), greedy.ToString() },
         });
-        string Or(object? v) => v is double d ? d.ToString("F0", inv) : "— (resumed run: trained in an earlier process)";
+        string Or(double? v) => v is double d ? d.ToString("F0", inv) : "— (resumed run: trained in an earlier process)";
         page.Table(new[] { "train s", "target tokens/s", "epochs", "steps", "threads" }, new[]
         {
-            new[] { Or(summary["train_seconds"]), Or(summary["tokens_per_second"]),
-                    config.Epochs.ToString(inv), summary["steps"]!.ToString()!, summary["threads"]!.ToString()! },
+            new[] { Or(summary.TrainSeconds), Or(summary.TokensPerSecond),
+                    config.Epochs.ToString(inv), summary.Steps.ToString(inv), summary.Threads.ToString(inv) },
         });
 
         var (trainSteps, trainLoss) = run.Metrics.Series("train", "loss");

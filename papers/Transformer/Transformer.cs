@@ -402,10 +402,6 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
         foreach (var l in encoder) l.SelfAttention.RecordWeights = on;
         foreach (var l in decoder) { l.SelfAttention.RecordWeights = on; l.CrossAttention.RecordWeights = on; }
     }
-
-    /// <summary>Trainable parameters by top-level part: (name, count).</summary>
-    public IReadOnlyList<(string Part, long Parameters)> ParameterCounts() =>
-        named_children().Select(c => (c.name, c.module.parameters().Sum(p => p.numel()))).Where(p => p.Item2 > 0).ToList();
 }
 
 /// <summary>Training objective and schedule of §5.3–5.4.</summary>
@@ -423,18 +419,4 @@ public static class TrainingRecipe
     public static Tensor LabelSmoothedLoss(Tensor logits, Tensor target, double epsilon = 0.1) =>
         functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), target.reshape(-1),
                                  ignore_index: Vocabulary.PadId, label_smoothing: epsilon);
-
-    /// <summary>
-    /// Eq. 3: lrate = d_model^−0.5 · min(step^−0.5, step · warmup_steps^−1.5), times <paramref name="factor"/>:
-    /// a linear warm-up over the first warmup_steps steps, then decay with the inverse square root of the step.
-    /// </summary>
-    /// <param name="step">1-based optimizer step.</param>
-    /// <param name="dModel">d_model.</param>
-    /// <param name="warmup">warmup_steps (paper: 4000).</param>
-    /// <param name="factor">Multiplier (paper: 1).</param>
-    public static double LearningRate(long step, int dModel, int warmup, double factor = 1.0)
-    {
-        step = Math.Max(step, 1);
-        return factor * Math.Pow(dModel, -0.5) * Math.Min(Math.Pow(step, -0.5), step * Math.Pow(warmup, -1.5));
-    }
 }

@@ -1,4 +1,4 @@
-using PaperLab.Metrics;
+using PaperLab.Papers.Transformer;
 using Xunit;
 
 namespace PaperLab.Tests;

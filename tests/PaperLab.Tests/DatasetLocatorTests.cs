@@ -83,18 +83,31 @@ public class DatasetLocatorTests
     public void Folders_lacking_files_are_passed_over()
     {
         using var w = new World();
-        Directory.CreateDirectory(w.ExplicitRoot);
         World.Fill(w.EnvRoot);
         File.Delete(Path.Combine(w.EnvRoot, "b.txt"));
         w.Env = w.EnvRoot;
         string system = World.Fill(w.Tmp.File("system"), gzipA: true);
 
-        var log = new List<string>();
-        string found = DatasetLocator.Locate(Toy, w.ExplicitRoot, w.Options() with { SystemDirs = [system], Log = log.Add });
+        string found = DatasetLocator.Locate(Toy, null, w.Options() with { SystemDirs = [system] });
 
         Assert.Equal(system, found);
-        // an explicit --data that does not hold the dataset is said out loud, not silently replaced
-        Assert.Contains(log, l => l.StartsWith($"warning: --data {w.ExplicitRoot} does not hold toy"));
+    }
+
+    [Fact]
+    public void An_explicit_data_folder_that_lacks_the_dataset_is_an_error_never_a_fall_back()
+    {
+        using var w = new World();
+        World.Fill(w.ExplicitRoot);
+        File.Delete(Path.Combine(w.ExplicitRoot, "b.txt"));
+        string system = World.Fill(w.Tmp.File("system"));   // a complete copy elsewhere must not be used instead
+
+        var e = Assert.Throws<DatasetNotFoundException>(() => DatasetLocator.Locate(Toy, w.ExplicitRoot, w.Options() with { SystemDirs = [system] }));
+        Assert.StartsWith($"--data {w.ExplicitRoot} does not hold toy", e.Message);
+        Assert.Contains("incomplete, missing b.txt", e.Message);
+        Assert.Contains("run `make-toy`", e.Message);
+        Assert.Contains("does not exist", Assert.Throws<DatasetNotFoundException>(() => DatasetLocator.Locate(Toy, w.Tmp.File("nowhere"), w.Options())).Message);
+        File.WriteAllText(w.Tmp.File("a-file"), "x");
+        Assert.Throws<DatasetNotFoundException>(() => DatasetLocator.Locate(Toy, w.Tmp.File("a-file"), w.Options()));
     }
 
     [Fact]
@@ -122,15 +135,14 @@ public class DatasetLocatorTests
         w.Env = w.EnvRoot;
         w.Offline = "1";
 
-        var e = Assert.Throws<DatasetNotFoundException>(() => DatasetLocator.Locate(Toy, w.ExplicitRoot, w.Options(allowDownload: null)));
+        var e = Assert.Throws<DatasetNotFoundException>(() => DatasetLocator.Locate(Toy, null, w.Options(allowDownload: null)));
 
-        Assert.Contains($"--data {Path.Combine(w.ExplicitRoot, "toy")}: does not exist", e.Message);
         Assert.Contains($"PAPERLAB_DATA {w.EnvRoot}: does not exist", e.Message);
         Assert.Contains($"repository data folder {Path.Combine(w.Repo, "data", "toy")}: does not exist", e.Message);
         Assert.Contains("download: disabled (PAPERLAB_OFFLINE is set)", e.Message);
         Assert.Contains("run `make-toy`", e.Message);
         Assert.Contains("pass --data DIR, or set PAPERLAB_DATA=DIR", e.Message);
-        Assert.Equal(7, e.Tried.Count);
+        Assert.Equal(5, e.Tried.Count);
     }
 
     [Fact]
@@ -196,7 +208,7 @@ public class DatasetLocatorTests
     [Fact]
     public void Repository_root_is_found_above_the_test_assembly()
     {
-        string? root = DatasetLocator.FindRepoRoot();
+        string? root = PaperLab.Runs.Repository.Root();
         Assert.NotNull(root);
         Assert.True(File.Exists(Path.Combine(root, "PaperLab.sln")));
     }
@@ -226,13 +238,15 @@ public class DatasetLocatorRealDataTests
         using var tmp = new TempDir();
         var log = new List<string>();
 
-        string found = DatasetLocator.Locate(DatasetCatalog.FashionMnist, mnist, new LocatorOptions
+        var options = new LocatorOptions
         {
             AllowDownload = false, RepoRoot = tmp.Path, SystemDirs = [fashion], UserDataDir = tmp.Path,
             GetEnvironmentVariable = _ => null, Log = log.Add,
-        });
-
-        Assert.Equal(fashion, found);
+        };
+        // given as --data it is an error that says whose files they are; found while searching, it is passed over
+        var e = Assert.Throws<DatasetNotFoundException>(() => DatasetLocator.Locate(DatasetCatalog.FashionMnist, mnist, options));
+        Assert.Contains("holds mnist's files, not fashion-mnist's", e.Message);
+        Assert.Equal(fashion, DatasetLocator.Locate(DatasetCatalog.FashionMnist, null, options with { GetEnvironmentVariable = n => n == LocatorOptions.DataVariable ? mnist : null }));
         Assert.Contains(log, l => l.Contains("is mnist's train-images-idx3-ubyte"));
     }
 }

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using PaperLab.Papers.Ddpm;
 using PaperLab.Reporting;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
 using PaperLab.Cli;
-using PaperLab.Metrics;
+using PaperLab.Runs;
 using PaperLab.Papers.Ddpm;
 using PaperLab.Training;
 using System.Text.Json;
@@ -233,31 +233,73 @@ public class DdpmTests
         Assert.Throws<ArgumentException>(() => new ExponentialMovingAverage(model, nn.Linear(3, 1), 0.9));
     }
 
-    [Fact]
-    public void Bad_flags_exit_with_2()
+    [Theory]
+    [InlineData("--dataset: expected one of fashion-mnist, mnist, got 'cifar10'", "--dataset", "cifar10")]
+    [InlineData("--steps: expected an integer in [1, 100000000], got '0'", "--steps", "0")]
+    [InlineData("give --steps or --epochs, not both", "--steps", "5", "--epochs", "1")]
+    [InlineData("--channels must be a multiple of 8", "--channels", "12")]
+    [InlineData("--sample-steps 200 must be at most --diffusion-steps 100", "--sample-steps", "200", "--diffusion-steps", "100")]
+    public void Bad_flags_exit_2_naming_the_option(string message, params string[] args)
     {
-        Assert.Equal(2, Experiment.Main(new[] { "--dataset", "cifar10" }));
-        Assert.Equal(2, Experiment.Main(new[] { "--steps", "0" }));
-        Assert.Equal(2, Experiment.Main(new[] { "--steps", "5", "--epochs", "1" }));
-        Assert.Equal(2, Experiment.Main(new[] { "--channels", "12" }));
-        Assert.Equal(2, Experiment.Main(new[] { "--no-such-flag" }));
+        var (exit, stderr) = PaperMain.Run(Experiment.Main, args);
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr);
     }
 
     [Fact]
-    public void Smoke_run_finishes_in_under_30_seconds_and_writes_the_summary()
+    public void The_weight_average_round_trips_through_its_checkpoint_state()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"ddpm-smoke-{Guid.NewGuid():N}");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var run = Experiment.Run(DdpmConfig.Smoke("fashion-mnist"), new CommonOptions(0, 1, dir, null, null, true),
-                                 progress: TrainingProgress.Silent());
-        Assert.True(clock.Elapsed.TotalSeconds < 30, $"smoke run took {clock.Elapsed.TotalSeconds:F0} s");
-        using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
-        var root = summary.RootElement;
-        foreach (var key in new[] { "fd_lenet", "fd_lenet_real_floor", "class_coverage", "train_seconds", "paper", "dataset", "published" })
+        torch.manual_seed(0);
+        using var model = nn.Linear(2, 1);
+        using var shadow = nn.Linear(2, 1);
+        var ema = new ExponentialMovingAverage(model, shadow, 0.99);
+        for (int i = 0; i < 3; i++) { using (no_grad()) model.weight!.add_(1.0); ema.Update(); }
+        var bytes = new MemoryStream();
+        ema.Save(new BinaryWriter(bytes));
+        using var model2 = nn.Linear(2, 1);
+        using var shadow2 = nn.Linear(2, 1);
+        var copy = new ExponentialMovingAverage(model2, shadow2, 0.99);
+        copy.Load(new BinaryReader(new MemoryStream(bytes.ToArray())));
+        Assert.Equal(3, copy.Updates);
+        Assert.Equal(shadow.weight!.data<float>().ToArray(), shadow2.weight!.data<float>().ToArray());
+    }
+
+    static DdpmOptions Smoke => DdpmOptions.Defaults(new(), new RunOptions { Smoke = true });
+
+    [Fact]
+    public void Smoke_run_writes_the_summary_and_the_sample_grids()
+    {
+        using var dir = new TempDir();
+        var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run")));
+        using var json = JsonDocument.Parse(File.ReadAllText(dir.File("run", "summary.json")));
+        var root = json.RootElement;
+        foreach (var key in new[] { "fd_lenet", "fd_lenet_real_floor", "class_coverage", "train_seconds", "paper", "dataset", "published", "fd_history" })
             Assert.True(root.TryGetProperty(key, out _), $"summary.json lacks {key}");
-        Assert.True(root.GetProperty("fd_lenet").GetDouble() >= 0);
-        Assert.Equal(10, root.GetProperty("class_coverage").EnumerateObject().Count());
-        Assert.True(File.Exists(run.File("report.html")));
-        Directory.Delete(dir, recursive: true);
+        Assert.True(summary.FdLenet >= 0);
+        Assert.Equal(10, summary.ClassCoverage.Count);
+        Assert.Equal(new long[] { 15, 30 }, summary.FdHistory.Select(p => p.Step));
+        foreach (var f in new[] { "report.html", "ema.pt", "checkpoint.bin", "samples_ddim.png" })
+            Assert.True(File.Exists(dir.File("run", f)), $"{f} missing from the run folder");
+        Assert.DoesNotContain("ema.bin", Directory.GetFiles(dir.File("run")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Resuming_gives_exactly_the_uninterrupted_run_weight_average_included() =>
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { FinalSamples = 8, AncestralSamples = 2, EvalSamples = 8 }, stopAfter: 17);
+
+    [Fact]
+    public void A_bad_classifier_file_is_one_line_naming_it()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("random.pt"), Enumerable.Range(0, 500).Select(i => (byte)(i * 37)).ToArray());
+        File.WriteAllBytes(dir.File("empty.pt"), Array.Empty<byte>());
+        foreach (var bad in new[] { dir.File("random.pt"), dir.File("empty.pt"), dir.File("missing.pt"), dir.Path })
+        {
+            var (exit, err) = PaperMain.Run(Experiment.Main, new[] { "--smoke", "--classifier", bad, "--out", dir.File("run") });
+            Assert.Equal(1, exit);
+            Assert.StartsWith($"error: {bad}", err);
+            Assert.DoesNotContain(PaperProgram.UnforeseenPrefix, err);
+            Assert.False(Directory.Exists(dir.File("run")));
+        }
     }
 }

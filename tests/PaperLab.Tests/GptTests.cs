@@ -78,7 +78,7 @@ public class GptTests(ShakespeareFixture shakespeare)
     [Fact]
     public void Loss_at_initialisation_is_that_of_the_uniform_distribution()
     {
-        var config = GptRunConfig.Cpu.Model;
+        var config = new GptOptions().Model(65);
         using var model = NewModel(config);
         model.eval();
         var loader = new BatchLoader(new TokenWindowDataset(shakespeare.Data.Val, config.BlockSize), 12, Sampling.WithReplacement, seed: 5);
@@ -89,7 +89,7 @@ public class GptTests(ShakespeareFixture shakespeare)
     [Fact]
     public void Parameter_count_equals_the_formula()
     {
-        var cpu = GptRunConfig.Cpu.Model;
+        var cpu = new GptOptions().Model(65);
         Assert.Equal(809_856L, Gpt.ExpectedParameters(cpu));   // 65·128 + 64·128 + 4·(12·128² + 13·128) + 2·128
         using var model = NewModel(cpu);
         Assert.Equal(Gpt.ExpectedParameters(cpu), model.parameters().Sum(p => p.numel()));
@@ -124,14 +124,17 @@ public class GptTests(ShakespeareFixture shakespeare)
     }
 
     [Fact]
-    public void Learning_rate_warms_up_then_decays_by_a_cosine_to_the_minimum()
+    public void Learning_rate_warms_up_then_decays_by_a_cosine_to_a_tenth()
     {
-        var c = GptRunConfig.Cpu;
-        Assert.Equal(1.0 / 101, c.LrFactor(0), 12);
-        Assert.Equal(1.0, c.LrFactor(c.WarmupIters), 12);
-        Assert.Equal(0.55, c.LrFactor((c.WarmupIters + c.LrDecayIters) / 2), 12);  // halfway: (1 + 0.1) / 2, min lr = lr / 10
-        Assert.Equal(0.1, c.LrFactor(c.LrDecayIters), 12);
-        Assert.Equal(0.1, c.LrFactor(c.LrDecayIters + 500), 12);
+        var c = new GptOptions();
+        var lr = Schedules.WarmupCosine(c.Lr, c.Warmup, c.DecayEnd, c.MinLrInEffect);
+        Assert.Equal(c.Lr / 101, lr(0), 12);
+        Assert.Equal(c.Lr, lr(c.Warmup), 12);
+        Assert.Equal(0.55 * c.Lr, lr((c.Warmup + c.DecayEnd) / 2), 12);  // halfway: (1 + 0.1) / 2, min lr = lr / 10
+        Assert.Equal(0.1 * c.Lr, lr(c.DecayEnd), 12);
+        Assert.Equal(0.1 * c.Lr, lr(c.DecayEnd + 500), 12);
+        var shortRun = GptOptions.Defaults(new(), new RunOptions()) with { MaxIters = 50 };
+        Assert.Equal(50, shortRun.Warmup);   // warm-up never outlasts the run
     }
 
     [Fact]
@@ -203,56 +206,53 @@ public class GptTests(ShakespeareFixture shakespeare)
         Assert.Equal(new long[] { 1, 3 }, seen);
     }
 
-    static IReadOnlyList<float> TrainLosses(int seed, ShakespeareChars data)
-    {
-        using var model = NewModel(Tiny with { Dropout = 0.1 }, seed);
-        var loader = new BatchLoader(new TokenWindowDataset(data.Train, Tiny.BlockSize), 4, Sampling.WithReplacement, seed);
-        var config = GptRunConfig.Smoke with { Model = Tiny };
-        var optimizer = Experiment.CreateOptimizer(model, config);
-        var trainer = new Trainer(model, optimizer, loader, model.Loss,
-            new TrainSettings { Steps = 15, Seed = seed, ClipGradNorm = 1.0, LogEvery = 100 },
-            progress: TrainingProgress.Silent());
-        return trainer.Run().Losses;
-    }
+    static GptOptions Smoke => GptOptions.Defaults(new(), new RunOptions { Smoke = true });
 
     [Fact]
     public void Same_seed_gives_the_same_losses_and_another_seed_does_not()
     {
-        torch.set_num_threads(1);
-        var a = TrainLosses(7, shakespeare.Data);
-        var b = TrainLosses(7, shakespeare.Data);
-        var c = TrainLosses(8, shakespeare.Data);
-        Assert.Equal(a, b);
-        Assert.NotEqual(a, c);
+        using var dir = new TempDir();
+        var o = Smoke with { MaxIters = 15, Dropout = 0.1, EvalInterval = 15, EvalIters = 2, FinalEvalIters = 2, SampleTokens = 10 };
+        string[] Losses(string name, int seed)
+        {
+            PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File(name), shakespeare.Dir, seed: seed));
+            return File.ReadAllLines(dir.File(name, "metrics.csv")).Where(l => l.Contains(",train,loss,")).Select(l => l.Split(',')[3]).ToArray();
+        }
+        var a = Losses("a", 7);
+        Assert.Equal(a, Losses("b", 7));
+        Assert.NotEqual(a, Losses("c", 8));
     }
+
+    [Fact]
+    public void Resuming_gives_exactly_the_uninterrupted_run() =>
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run,
+            Smoke with { MaxIters = 60, Dropout = 0.1, EvalInterval = 20, EvalIters = 2, FinalEvalIters = 2, SampleTokens = 20 }, stopAfter: 31, data: shakespeare.Dir);
 
     [Fact]
     public void Smoke_run_beats_the_uniform_baseline_clearly_and_writes_the_run_folder()
     {
-        string outDir = Path.Combine(Path.GetTempPath(), "paperlab-gpt-smoke-" + Guid.NewGuid().ToString("N")[..8]);
-        try
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var run = Experiment.Run(GptRunConfig.Smoke, new CommonOptions(0, 1, outDir, shakespeare.Dir, null, true), "smoke",
-                                     TrainingProgress.Silent());
-            Assert.True(clock.Elapsed.TotalSeconds < 30, $"smoke run took {clock.Elapsed.TotalSeconds:F0} s");
-            foreach (var f in new[] { "config.json", "metrics.csv", "summary.json", "report.html", "sample.txt", "checkpoint.bin", "model.pt" })
-                Assert.True(File.Exists(run.File(f)), f);
-            using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
-            var root = summary.RootElement;
-            double val = root.GetProperty("val_loss").GetDouble();
-            Assert.True(val < Math.Log(65) - 1.5, $"val loss {val} against uniform {Math.Log(65):F3}");
-            Assert.True(root.GetProperty("tokens_per_second").GetDouble() > 0);
-            Assert.Equal(root.GetProperty("parameters").GetInt64(), root.GetProperty("parameters_formula").GetInt64());
-            Assert.Equal("val_loss", root.GetProperty("published").GetProperty("metric").GetString());
-            string sample = File.ReadAllText(run.File("sample.txt"));
-            Assert.Equal(GptRunConfig.Smoke.SampleTokens + 1, sample.Length);
-            Assert.Contains("Learning rate", File.ReadAllText(run.File("report.html")));
-        }
-        finally
-        {
-            if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
-        }
+        using var dir = new TempDir();
+        var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run"), shakespeare.Dir))!;
+        foreach (var f in new[] { "config.json", "metrics.csv", "summary.json", "report.html", "sample.txt", "checkpoint.bin", "model.pt" })
+            Assert.True(File.Exists(dir.File("run", f)), f);
+        Assert.True(summary.ValLoss < Math.Log(65) - 1.5, $"val loss {summary.ValLoss} against uniform {Math.Log(65):F3}");
+        Assert.True(summary.TokensPerSecond > 0);
+        Assert.Equal(summary.Parameters, summary.ParametersFormula);
+        using var json = JsonDocument.Parse(File.ReadAllText(dir.File("run", "summary.json")));
+        Assert.Equal("val_loss", json.RootElement.GetProperty("published").GetProperty("metric").GetString());
+        Assert.Equal(summary.ValLoss, json.RootElement.GetProperty("val_loss").GetDouble());
+        Assert.Equal(Smoke.SampleTokens + 1, File.ReadAllText(dir.File("run", "sample.txt")).Length);
+        Assert.Contains("Learning rate", File.ReadAllText(dir.File("run", "report.html")));
+    }
+
+    [Fact]
+    public void A_context_longer_than_the_text_is_a_usage_error()
+    {
+        using var dir = new TempDir();
+        var (exit, err) = PaperMain.Run(Experiment.Main, new[] { "--block-size", "4000", "--batch-size", "1", "--data", shakespeare.Dir, "--out", dir.File("run") });
+        Assert.Equal(2, exit);
+        Assert.Contains("--block-size 4000", err);
+        Assert.False(Directory.Exists(dir.File("run")));
     }
 
     [Fact]
@@ -263,5 +263,17 @@ public class GptTests(ShakespeareFixture shakespeare)
         using var model = NewModel(Tiny);
         var tooLong = Assert.Throws<ArgumentException>(() => model.forward(zeros(1, 17, dtype: int64)));
         Assert.Contains("block_size", tooLong.Message);
+    }
+
+    [Fact]
+    public void Token_windows_pair_each_token_with_the_next()
+    {
+        var data = new TokenWindowDataset(Enumerable.Range(100, 20).ToArray(), blockSize: 4);
+        Assert.Equal(16, data.Count);
+        var (x, y) = data.Gather(new long[] { 0, 15 });
+        Assert.Equal(new long[] { 2, 4 }, x.shape);
+        Assert.Equal(new long[] { 100, 101, 102, 103, 115, 116, 117, 118 }, x.data<long>().ToArray());
+        Assert.Equal(new long[] { 101, 102, 103, 104, 116, 117, 118, 119 }, y.data<long>().ToArray());
+        Assert.Throws<ArgumentException>(() => new TokenWindowDataset(new int[4], 4));
     }
 }

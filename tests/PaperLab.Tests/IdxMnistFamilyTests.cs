@@ -92,10 +92,10 @@ public class IdxMnistFamilyTests
     public void Missing_files_and_splits_are_explained()
     {
         using var tmp = new TempDir();
-        var missing = Assert.Throws<FileNotFoundException>(() => MnistFamily.Load(tmp.Path, Split.Train));
-        Assert.Contains(tmp.File("train-images-idx3-ubyte") + "[.gz]", missing.Message);
-        Assert.Contains("PAPERLAB_DATA", missing.Message);
-        Assert.Throws<ArgumentException>(() => MnistFamily.Load(tmp.Path, Split.Validation));
+        var missing = Assert.Throws<DataFormatException>(() => MnistFamily.Load(tmp.Path, Split.Train));
+        Assert.Contains(tmp.File("train-images-idx3-ubyte"), missing.Message);
+        Assert.Contains("neither train-images-idx3-ubyte nor train-images-idx3-ubyte.gz", missing.Message);
+        Assert.Contains("--data", missing.Message);
         Assert.Throws<ArgumentException>(() => MnistFamily.Load(tmp.Path, Split.Test, "cifar10"));
     }
 }
@@ -111,7 +111,7 @@ public class IdxRealDataTests
 
     internal static string Locate(DatasetSpec spec)
     {
-        string? repo = DatasetLocator.FindRepoRoot();
+        string? repo = PaperLab.Runs.Repository.Root();
         string?[] known = spec.Name switch
         {
             "mnist" => ["/tmp/package/data", repo is null ? null : Path.Combine(repo, "package", "data")],
@@ -143,8 +143,8 @@ public class IdxRealDataTests
     [Fact]
     public void Fashion_mnist_has_60000_and_10000_images_first_label_ankle_boot()
     {
-        var train = MnistFamily.LocateAndLoad("fashion-mnist", Split.Train,
-            options: new LocatorOptions { AllowDownload = false, Log = _ => { } });
+        var (train, _, record) = MnistFamily.Locate("fashion-mnist", options: new LocatorOptions { AllowDownload = false, Log = _ => { } });
+        Assert.Equal("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", record.Files[0].Sha256);
         var test = MnistFamily.Load(Locate(DatasetCatalog.FashionMnist), Split.Test, "fashion-mnist");
 
         Assert.Equal(60000, train.Count);

@@ -49,7 +49,7 @@ public class LeNet5Tests(MnistFixture mnist)
     public void Parameter_count_matches_the_derivation_layer_by_layer()
     {
         using var model = NewModel();
-        var counts = model.ParameterCounts();
+        var counts = ParameterCounts.ByChild(model);
         Assert.Equal(new[] { ("conv1", 156L), ("conv2", 2416L), ("fc1", 48120L), ("fc2", 10164L), ("fc3", 850L) }, counts);
         Assert.Equal(61_706L, LeNet5.ExpectedParameters());
         Assert.Equal(LeNet5.ExpectedParameters(), model.parameters().Sum(p => p.numel()));
@@ -112,63 +112,43 @@ public class LeNet5Tests(MnistFixture mnist)
         Assert.Equal(y.data<long>().ToArray(), model.forward(x).argmax(1).data<long>().ToArray());
     }
 
+    static LeNet5Options Smoke => LeNet5Options.Defaults(new(), new RunOptions { Smoke = true });
+
     [Fact]
     public void Smoke_run_on_real_mnist_beats_chance_by_far_and_writes_the_run_folder()
     {
-        string outDir = Path.Combine(Path.GetTempPath(), "lenet5-smoke-" + Guid.NewGuid().ToString("N"));
-        var run = Experiment.Run(LeNet5Config.Smoke("mnist"), new CommonOptions(0, 1, outDir, mnist.Dir, null, true),
-                                 TrainingProgress.Silent());
-        using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
-        double accuracy = summary.RootElement.GetProperty("test_accuracy").GetDouble();
-        Assert.True(accuracy > 0.6, $"smoke accuracy {accuracy} (chance is 0.1)");
-        Assert.Equal(0.0095, summary.RootElement.GetProperty("published").GetProperty("value").GetDouble());
-        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt" })
-            Assert.True(File.Exists(run.File(f)), $"{f} missing from the run folder");
-        Directory.Delete(outDir, true);
-    }
-
-    static IReadOnlyList<float> TrainLosses(ImageTensorDataset data, int seed, int epochs, string? checkpoint = null,
-                                            string? resume = null, int? initSeed = null)
-    {
-        torch.manual_seed(initSeed ?? seed);
-        var model = new LeNet5();
-        var opt = optim.Adam(model.parameters(), lr: 1e-3);
-        var loader = new BatchLoader(data, 32, Sampling.Shuffle, seed);
-        // a schedule over a fixed horizon of 2 epochs, so that a resumed run must fast-forward it
-        long horizon = 2 * loader.BatchesPerEpoch;
-        var schedule = optim.lr_scheduler.LambdaLR(opt, s => 0.5 * (1 + Math.Cos(Math.PI * Math.Min(s, horizon) / horizon)));
-        var trainer = new Trainer(model, opt, loader, (x, y) => nn.functional.cross_entropy(model.forward(x), y),
-            new TrainSettings { Epochs = epochs, Seed = seed, CheckpointPath = checkpoint }, schedule: schedule,
-            progress: TrainingProgress.Silent());
-        return trainer.Run(resume).Losses;
+        using var dir = new TempDir();
+        var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run"), mnist.Dir));
+        Assert.True(summary.TestAccuracy > 0.6, $"smoke accuracy {summary.TestAccuracy} (chance is 0.1)");
+        Assert.True(summary.TestAccuracy > summary.Baseline.TestAccuracy - 0.1, "LeNet-5 should not trail the linear baseline by far");
+        using var json = JsonDocument.Parse(File.ReadAllText(dir.File("run", "summary.json")));
+        Assert.Equal(summary.TestError, json.RootElement.GetProperty("test_error").GetDouble());
+        Assert.Equal(0.0095, json.RootElement.GetProperty("published").GetProperty("value").GetDouble());
+        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt", "report.html" })
+            Assert.True(File.Exists(dir.File("run", f)), $"{f} missing from the run folder");
+        var config = JsonDocument.Parse(File.ReadAllText(dir.File("run", "config.json"))).RootElement;
+        Assert.Equal("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                     config.GetProperty("data").GetProperty("files")[0].GetProperty("sha256").GetString());
     }
 
     [Fact]
     public void Same_seed_gives_identical_losses_and_another_seed_does_not()
     {
-        using var data = mnist.TrainTensors(256);
-        var a = TrainLosses(data, seed: 5, epochs: 1);
-        var b = TrainLosses(data, seed: 5, epochs: 1);
-        var c = TrainLosses(data, seed: 6, epochs: 1);
-        Assert.Equal(a, b);
-        Assert.NotEqual(a, c);
+        using var dir = new TempDir();
+        var o = Smoke with { Epochs = 1 };
+        string[] Losses(string name, int seed)
+        {
+            PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File(name), mnist.Dir, seed: seed));
+            return File.ReadAllLines(dir.File(name, "metrics.csv")).Where(l => l.Contains(",train,loss,")).Select(l => l.Split(',')[3]).ToArray();
+        }
+        var a = Losses("a", 5);
+        Assert.Equal(a, Losses("b", 5));
+        Assert.NotEqual(a, Losses("c", 6));
     }
 
     [Fact]
-    public void Resuming_from_a_checkpoint_gives_the_losses_of_an_uninterrupted_run()
-    {
-        using var data = mnist.TrainTensors(256);
-        string dir = Directory.CreateTempSubdirectory("resume").FullName;
-        var uninterrupted = TrainLosses(data, seed: 3, epochs: 2);
-
-        var first = TrainLosses(data, seed: 3, epochs: 1, checkpoint: Path.Combine(dir, "ckpt.bin"));
-        // start from other initial weights: the checkpoint must override them (and the optimizer state)
-        var rest = TrainLosses(data, seed: 3, epochs: 2, resume: Path.Combine(dir, "ckpt.bin"), initSeed: 99);
-
-        Assert.Equal(uninterrupted.Count, first.Count + rest.Count);
-        Assert.Equal(uninterrupted, first.Concat(rest).ToList());
-        Directory.Delete(dir, true);
-    }
+    public void Resuming_gives_exactly_the_uninterrupted_run() =>
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { Shift = 1, Flip = true }, stopAfter: 33, data: mnist.Dir);
 
     [Fact]
     public void PyTorch_export_loads_back_with_equal_tensors()
@@ -189,15 +169,47 @@ public class LeNet5Tests(MnistFixture mnist)
     }
 
     [Theory]
-    [InlineData("--bogus")]
-    [InlineData("--epochs", "zero")]
-    [InlineData("--epochs", "0")]
-    [InlineData("--dataset", "cifar10")]
-    [InlineData("--lr", "-1")]
-    public void Bad_flags_exit_2(params string[] args)
+    [InlineData("--epochs: expected an integer in [1, 10000], got 'zero'", "--epochs", "zero")]
+    [InlineData("--epochs: expected an integer in [1, 10000], got '0'", "--epochs", "0")]
+    [InlineData("--dataset: expected one of mnist, fashion-mnist, got 'cifar10'", "--dataset", "cifar10")]
+    [InlineData("--lr: expected a number in (0, 10], got '-1'", "--lr", "-1")]
+    public void Bad_flags_exit_2_naming_the_option(string message, params string[] args)
     {
         var (exit, stderr) = PaperMain.Run(Experiment.Main, args);
         Assert.Equal(2, exit);
-        Assert.Contains("Usage:", stderr);
+        Assert.Contains(message, stderr);
+    }
+}
+
+public class ImageAugmentTests
+{
+    [Fact]
+    public void Shifts_move_the_image_and_fill_with_the_given_value()
+    {
+        torch.manual_seed(0);
+        using var x = arange(16, dtype: float32).reshape(1, 1, 4, 4) + 1; // no zero pixel
+        using var y = ImageAugment.ShiftAndFlip(x, maxShift: 1, horizontalFlip: false, fill: -5.0);
+        Assert.Equal(x.shape, y.shape);
+        var v = y.data<float>().ToArray();
+        // every output pixel is either an input pixel or the fill
+        Assert.All(v, p => Assert.True(p == -5f || (p >= 1 && p <= 16)));
+        // over many draws, some image moved and none lost pixels beyond one row and one column
+        var moved = Enumerable.Range(0, 20).Select(_ => ImageAugment.ShiftAndFlip(x, 1, false, -5.0)).ToList();
+        Assert.Contains(moved, m => !m.equal(x).all().item<bool>());
+        Assert.All(moved, m => Assert.True(m.eq(-5f).sum().item<long>() <= 7));
+    }
+
+    [Fact]
+    public void Flips_mirror_about_half_the_images_left_to_right()
+    {
+        torch.manual_seed(1);
+        using var x = arange(4, dtype: float32).reshape(1, 1, 1, 4).expand(200, 1, 1, 4).contiguous();
+        using var y = ImageAugment.ShiftAndFlip(x, 0, horizontalFlip: true);
+        var rows = y.reshape(200, 4);
+        long mirrored = rows[.., 0].eq(3f).sum().item<long>();
+        long kept = rows[.., 0].eq(0f).sum().item<long>();
+        Assert.Equal(200, mirrored + kept);
+        Assert.InRange(mirrored, 70, 130);
+        Assert.Equal(new[] { 3f, 2f, 1f, 0f }, rows[rows[.., 0].eq(3f).nonzero()[0, 0]].data<float>().ToArray());
     }
 }

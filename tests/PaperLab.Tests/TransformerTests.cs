@@ -119,18 +119,6 @@ public class TransformerTests
     }
 
     [Fact]
-    public void Learning_rate_follows_equation_3()
-    {
-        // warm-up: linear in the step; after it: d_model^-0.5 · step^-0.5; the peak at step = warmup_steps
-        Assert.Equal(Math.Pow(512, -0.5) * 100 * Math.Pow(4000, -1.5), TrainingRecipe.LearningRate(100, 512, 4000), 15);
-        Assert.Equal(Math.Pow(512, -0.5) * Math.Pow(10000, -0.5), TrainingRecipe.LearningRate(10000, 512, 4000), 15);
-        Assert.Equal(Math.Pow(512, -0.5) * Math.Pow(4000, -0.5), TrainingRecipe.LearningRate(4000, 512, 4000), 15);
-        Assert.True(TrainingRecipe.LearningRate(3999, 512, 4000) < TrainingRecipe.LearningRate(4000, 512, 4000));
-        Assert.True(TrainingRecipe.LearningRate(4001, 512, 4000) < TrainingRecipe.LearningRate(4000, 512, 4000));
-        Assert.Equal(2 * TrainingRecipe.LearningRate(77, 256, 400), TrainingRecipe.LearningRate(77, 256, 400, factor: 2), 15);
-    }
-
-    [Fact]
     public void Output_projection_is_the_target_embedding()
     {
         using var model = Tiny();
@@ -194,7 +182,7 @@ public class TransformerTests
         // learn to copy random sequences; greedy decoding must then return the input.
         using var model = Tiny(vocab: 11, n: 2, dModel: 32, h: 4, dFf: 64, seed: 8);
         var opt = optim.Adam(model.parameters(), lr: 1.0, beta1: 0.9, beta2: 0.98, eps: 1e-9);
-        var schedule = optim.lr_scheduler.LambdaLR(opt, s => TrainingRecipe.LearningRate(s + 1, 32, 100, factor: 1.0));
+        var noam = Schedules.Noam(32, 100);
         var rng = new Random(2);
         for (int step = 0; step < 500; step++)
         {
@@ -204,8 +192,8 @@ public class TransformerTests
             var tgt = SequenceMasks.Pad(seqs.Select(s => s.Prepend(2).Append(3).ToArray()).ToArray(), 0);
             opt.zero_grad();
             TrainingRecipe.LabelSmoothedLoss(model.forward(src, tgt.narrow(1, 0, tgt.shape[1] - 1)), tgt.narrow(1, 1, tgt.shape[1] - 1), 0.0).backward();
+            foreach (var group in opt.ParamGroups) group.LearningRate = noam(step);
             opt.step();
-            schedule.step();
         }
         int[][] inputs = [[4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7], [5, 5, 6, 6, 7]];
         var sources = inputs.Select(s => s.Append(3).ToArray()).ToArray();
@@ -271,42 +259,50 @@ public class TransformerTests
         Assert.Equal(Enumerable.Range(0, 200), batches.Batches.SelectMany(b => b).Order());
         foreach (var b in batches.Batches)
             Assert.True(b.Length * b.Max(i => Math.Max(src[i].Length, tgt[i].Length - 1)) <= 120);
-        var (s, t) = batches.Gather(new long[] { 0 });
+        var (s, t) = batches.Batch(0);
         Assert.Equal(batches.Batches[0].Length, (int)s.shape[0]);
         Assert.Equal(batches.Batches[0].Max(i => tgt[i].Length), (int)t.shape[1]);
+        // training visits every batch once per epoch, in an order that depends on (seed, epoch) only
+        var firstEpoch = Enumerable.Range(0, (int)batches.Count).Select(step => batches.ForStep(step, seed: 4).Source.shape[0]).ToArray();
+        Assert.Equal(batches.Batches.Select(b => (long)b.Length).Order(), firstEpoch.Order());
+        Assert.Equal(firstEpoch, Enumerable.Range(0, (int)batches.Count).Select(step => batches.ForStep(step, seed: 4).Source.shape[0]));
     }
 
     [Theory]
-    [InlineData("--bogus")]
-    [InlineData("--epochs", "0")]
-    [InlineData("--beam", "zero")]
-    [InlineData("--lr-factor", "-1")]
-    [InlineData("--dropout", "1.5")]
-    [InlineData("--dropout", "x")]
-    [InlineData("--length-penalty", "abc")]
-    [InlineData("--length-penalty", "-0.5")]
-    public void Bad_flags_exit_2(params string[] args)
+    [InlineData("--epochs: expected an integer in [1, 10000], got '0'", "--epochs", "0")]
+    [InlineData("--beam: expected an integer in [1, 64], got 'zero'", "--beam", "zero")]
+    [InlineData("--lr-factor: expected a number in (0, 100], got '-1'", "--lr-factor", "-1")]
+    [InlineData("--dropout: expected a number in [0, 1), got '1.5'", "--dropout", "1.5")]
+    [InlineData("--dropout: expected a number in [0, 1), got 'x'", "--dropout", "x")]
+    [InlineData("--length-penalty: expected a number in [0, 10], got 'abc'", "--length-penalty", "abc")]
+    [InlineData("--length-penalty: expected a number in [0, 10], got '-0.5'", "--length-penalty", "-0.5")]
+    [InlineData("--d-model 100 must be even and divisible by --heads 8", "--d-model", "100")]
+    public void Bad_flags_exit_2_naming_the_option(string message, params string[] args)
     {
         var (exit, stderr) = PaperMain.Run(Experiment.Main, args);
         Assert.Equal(2, exit);
-        Assert.Contains("Usage:", stderr);
+        Assert.Contains(message, stderr);
+    }
+
+    static string Data => Environment.GetEnvironmentVariable("PAPERLAB_DATA") ?? Path.GetFullPath("../../shared/data");
+    static TransformerOptions Smoke => TransformerOptions.Defaults(new(), new RunOptions { Smoke = true });
+
+    [Fact]
+    public void Smoke_run_on_real_multi30k_learns_and_writes_the_run_folder()
+    {
+        using var dir = new TempDir();
+        var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run"), Data));
+        Assert.InRange(summary.Bleu, 0, 100);
+        Assert.True(summary.TokensPerSecond > 0);
+        Assert.Equal("bleu", summary.Published.Metric);
+        // learning happened: validation perplexity far below the uniform guess over the English vocabulary
+        Assert.True(summary.ValPerplexity < summary.VocabTarget / 4.0, $"val perplexity {summary.ValPerplexity} with {summary.VocabTarget} words");
+        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt", "model.weights", "report.html", "translations.tsv", "vocab.de.txt", "vocab.en.txt" })
+            Assert.True(File.Exists(dir.File("run", f)), $"{f} missing from the run folder");
     }
 
     [Fact]
-    public void Smoke_run_on_real_multi30k_writes_the_run_folder()
-    {
-        string data = Environment.GetEnvironmentVariable("PAPERLAB_DATA") ?? Path.GetFullPath("../../shared/data");
-        string outDir = Path.Combine(Path.GetTempPath(), "transformer-smoke-" + Guid.NewGuid().ToString("N"));
-        var run = Experiment.Run(TransformerConfig.Smoke, new CommonOptions(0, 1, outDir, data, null, true), TrainingProgress.Silent());
-        using var summary = JsonDocument.Parse(File.ReadAllText(run.File("summary.json")));
-        var root = summary.RootElement;
-        Assert.InRange(root.GetProperty("bleu").GetDouble(), 0, 100);
-        Assert.True(root.GetProperty("tokens_per_second").GetDouble() > 0);
-        Assert.Equal("bleu", root.GetProperty("published").GetProperty("metric").GetString());
-        // learning happened: validation perplexity far below the uniform guess over the English vocabulary
-        Assert.True(root.GetProperty("val_perplexity").GetDouble() < root.GetProperty("vocab_target").GetDouble() / 4);
-        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model.pt", "model.weights", "report.html", "translations.tsv", "vocab.de.txt", "vocab.en.txt" })
-            Assert.True(File.Exists(run.File(f)), $"{f} missing from the run folder");
-        Directory.Delete(outDir, true);
-    }
+    public void Resuming_gives_exactly_the_uninterrupted_run() =>
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run,
+            Smoke with { Epochs = 2, TrainLimit = 600, ValLimit = 20, TestLimit = 5, Beam = 1 }, stopAfter: 7, data: Data);
 }

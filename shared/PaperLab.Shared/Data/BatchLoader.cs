@@ -35,8 +35,7 @@ public enum Sampling
 /// resumed at step s sees exactly the batches an uninterrupted run would.
 /// </summary>
 /// <remarks>
-/// The permutation of epoch e is Fisher–Yates driven by <c>System.Random(seed ⊕ e)</c>; System.Random with
-/// an explicit seed is the same sequence in every process and on every platform.
+/// The permutation of epoch e is <see cref="Permutation"/>(n, seed, e).
 /// </remarks>
 public sealed class BatchLoader
 {
@@ -108,19 +107,31 @@ public sealed class BatchLoader
     long[] Order(int epoch)
     {
         if (_cachedEpoch == epoch && _cachedOrder != null) return _cachedOrder;
-        var order = new long[_data.Count];
-        for (long i = 0; i < order.LongLength; i++) order[i] = i;
-        if (_sampling == Sampling.Shuffle)
-        {
-            var rng = new Random(Mix(_seed, epoch));
-            for (long i = order.LongLength - 1; i > 0; i--)
-            {
-                long j = rng.NextInt64(i + 1);
-                (order[i], order[j]) = (order[j], order[i]);
-            }
-        }
+        _cachedOrder = _sampling == Sampling.Shuffle ? Permutation(_data.Count, _seed, epoch) : Identity(_data.Count);
         _cachedEpoch = epoch;
-        _cachedOrder = order;
+        return _cachedOrder;
+    }
+
+    static long[] Identity(long n)
+    {
+        var order = new long[n];
+        for (long i = 0; i < n; i++) order[i] = i;
+        return order;
+    }
+
+    /// <summary>
+    /// The order of epoch <paramref name="epoch"/>: a Fisher–Yates permutation of 0…n−1 driven by
+    /// <c>System.Random(Mix(seed, epoch))</c>, the same in every process and on every platform.
+    /// </summary>
+    public static long[] Permutation(long n, int seed, long epoch)
+    {
+        var order = Identity(n);
+        var rng = new Random(Mix(seed, epoch));
+        for (long i = order.LongLength - 1; i > 0; i--)
+        {
+            long j = rng.NextInt64(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
         return order;
     }
 

@@ -1,10 +1,12 @@
+using PaperLab.Runs;
+
 namespace PaperLab.Data;
 
 /// <summary>
 /// A data file exists but its content is not what it should be (bad magic number, unsupported
 /// element type, truncated data, corrupt gzip, ...). The message names the file and the problem.
 /// </summary>
-public class DataFormatException : IOException
+public class DataFormatException : IOException, IFailureMessage
 {
     /// <summary>Creates the exception for the file at <paramref name="path"/>.</summary>
     /// <param name="path">The offending file.</param>
@@ -53,7 +55,7 @@ public sealed class ChecksumMismatchException : DataFormatException
 /// A dataset could be found nowhere and could not be downloaded. The message lists every place
 /// tried, with the outcome, and how to get the data.
 /// </summary>
-public sealed class DatasetNotFoundException : IOException
+public sealed class DatasetNotFoundException : IOException, IFailureMessage
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="dataset">The dataset's catalog name.</param>
@@ -75,7 +77,7 @@ public sealed class DatasetNotFoundException : IOException
 }
 
 /// <summary>A download failed from every URL tried; the message lists each URL with its error.</summary>
-public sealed class DownloadException : IOException
+public sealed class DownloadException : IOException, IFailureMessage
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="destination">The file that was to be written (it was not).</param>

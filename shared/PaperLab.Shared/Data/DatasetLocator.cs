@@ -1,3 +1,5 @@
+using PaperLab.Runs;
+
 namespace PaperLab.Data;
 
 /// <summary>
@@ -27,7 +29,7 @@ public sealed record LocatorOptions
     /// <summary>HTTP client for downloads; <see cref="DatasetDownloader.DefaultClient"/> when null.</summary>
     public HttpClient? HttpClient { get; init; }
 
-    /// <summary>The repository root (folder of PaperLab.sln); found by <see cref="DatasetLocator.FindRepoRoot"/> when null.</summary>
+    /// <summary>The repository root (folder of PaperLab.sln); found by <see cref="Runs.Repository.Root"/> when null.</summary>
     public string? RepoRoot { get; init; }
 
     /// <summary>Folders where system packages install datasets; the dataset's <see cref="DatasetSpec.SystemDirs"/> when null.</summary>
@@ -70,8 +72,8 @@ public static class DatasetLocator
     /// <item>a download from the dataset's public URLs into <c>data/&lt;name&gt;/</c> of the repository, or of
     /// the per-user folder when there is no repository, unless downloads are disabled (<c>PAPERLAB_OFFLINE=1</c>).</item>
     /// </list>
-    /// A folder missing some files is passed over; when that folder is the explicit one, a warning saying
-    /// so goes to <see cref="LocatorOptions.Log"/>, so a mistyped <c>--data</c> never passes unnoticed. Found files are verified against the catalog's sha256
+    /// A folder missing some files is passed over, except the explicit one: a <c>--data</c> folder that lacks
+    /// the dataset is an error naming what is missing, never a silent fall-back to other data. Found files are verified against the catalog's sha256
     /// (of their content, after gunzip) unless <see cref="LocatorOptions.VerifyChecksums"/> is false; a folder
     /// whose files are another catalog dataset's (e.g. MNIST's where Fashion-MNIST is wanted) is passed over.
     /// Downloads fetch only the missing files.
@@ -111,16 +113,20 @@ public static class DatasetLocator
             return Try(origin, Path.Combine(root, spec.Name)) ?? Try(origin, root);
         }
 
-        string? found = RootAndSubfolder("--data", explicitDir);
-        if (found is not null)
-            return found;
-        if (!string.IsNullOrWhiteSpace(explicitDir))
-            options.Log($"warning: --data {explicitDir} does not hold {spec.Name} ({string.Join("; ", tried)}); searching elsewhere");
-        found = RootAndSubfolder(LocatorOptions.DataVariable, options.GetEnvironmentVariable(LocatorOptions.DataVariable));
+        if (explicitDir is not null)
+        {
+            if (RootAndSubfolder("--data", explicitDir) is { } given)
+                return given;
+            throw new DatasetNotFoundException(spec.Name,
+                $"--data {explicitDir} does not hold {spec.Name} ({spec.Title}): {string.Join("; ", tried.Select(t => t["--data ".Length..]))}. " +
+                $"It needs {string.Join(", ", spec.Files.Select(f => f.Name))} (each plain or .gz) in that folder or in its {spec.Name}/ subfolder; " +
+                $"to get them: {spec.HowToGet}. Without --data, the usual places are searched.", tried);
+        }
+        string? found = RootAndSubfolder(LocatorOptions.DataVariable, options.GetEnvironmentVariable(LocatorOptions.DataVariable));
         if (found is not null)
             return found;
 
-        string? repo = options.RepoRoot ?? FindRepoRoot();
+        string? repo = options.RepoRoot ?? Repository.Root();
         if (repo is null)
             tried.Add("repository data folder: no PaperLab.sln above the current directory or the program");
         else if ((found = Try("repository data folder", Path.Combine(repo, "data", spec.Name))) is not null)
@@ -213,23 +219,6 @@ public static class DatasetLocator
             }
             throw new ChecksumMismatchException(path!, file.Sha256, actual,
                 $"this is not {spec.Name}'s {file.Name} (damaged, or another version): delete it and get it again ({spec.HowToGet})");
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// The repository root: the nearest folder containing PaperLab.sln above the current directory,
-    /// else above this assembly's location; null when there is none.
-    /// </summary>
-    public static string? FindRepoRoot()
-    {
-        string? location = typeof(DatasetLocator).Assembly.Location;
-        foreach (string? start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory,
-                     string.IsNullOrEmpty(location) ? null : Path.GetDirectoryName(location) })
-        {
-            for (var dir = start is null ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "PaperLab.sln")))
-                    return dir.FullName;
         }
         return null;
     }

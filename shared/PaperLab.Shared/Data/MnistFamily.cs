@@ -18,7 +18,7 @@ public static class MnistFamily
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
     /// <summary>The file-name prefix of a split: <c>train</c> or <c>t10k</c>.</summary>
-    /// <exception cref="ArgumentException">The split is <see cref="Split.Validation"/>, which these datasets do not publish.</exception>
+    /// <exception cref="ArgumentException">Not a split these datasets publish.</exception>
     public static string Prefix(Split split) => split switch
     {
         Split.Train => "train",
@@ -43,8 +43,8 @@ public static class MnistFamily
     {
         var classNames = ClassNamesOf(dataset);
         string prefix = Prefix(split);
-        string imagesPath = FindFile(dir, $"{prefix}-images-idx3-ubyte", dataset);
-        string labelsPath = FindFile(dir, $"{prefix}-labels-idx1-ubyte", dataset);
+        string imagesPath = FileContent.Find(dir, $"{prefix}-images-idx3-ubyte", dataset);
+        string labelsPath = FileContent.Find(dir, $"{prefix}-labels-idx1-ubyte", dataset);
 
         var images = Idx.Read(imagesPath);
         if (images.Shape.Length != 3 || images.Shape[1] != ImageSize || images.Shape[2] != ImageSize)
@@ -64,19 +64,28 @@ public static class MnistFamily
     }
 
     /// <summary>
-    /// Finds the dataset with <see cref="DatasetLocator.Locate"/> (which may download it) and reads one split.
+    /// Finds the dataset with <see cref="DatasetLocator.Locate"/> (which may download it) and reads both
+    /// splits, optionally only their first images (smoke runs), with a record of the files used for config.json.
     /// </summary>
     /// <param name="dataset"><c>mnist</c> or <c>fashion-mnist</c>.</param>
-    /// <param name="split">Train or test.</param>
-    /// <param name="dataDir">The <c>--data</c> folder, if given.</param>
+    /// <param name="dataDir">The <c>--data</c> folder, if given (then nothing else is searched).</param>
+    /// <param name="trainLimit">Keep only the first N training images; null: all 60,000.</param>
+    /// <param name="testLimit">Keep only the first N test images; null: all 10,000.</param>
     /// <param name="options">Locator settings; defaults when null.</param>
-    /// <exception cref="DatasetNotFoundException">The data is nowhere; the message says how to get it.</exception>
+    /// <exception cref="DatasetNotFoundException">The data is nowhere (or not in --data); the message says how to get it.</exception>
     /// <exception cref="DataFormatException">A file is damaged; the message names it.</exception>
-    public static ImageDataset LocateAndLoad(string dataset, Split split, string? dataDir = null, LocatorOptions? options = null)
+    public static (ImageDataset Train, ImageDataset Test, DataRecord Record) Locate(string dataset, string? dataDir = null,
+                                                                                   int? trainLimit = null, int? testLimit = null, LocatorOptions? options = null)
     {
         ClassNamesOf(dataset);
         string dir = DatasetLocator.Locate(DatasetCatalog.Get(dataset), dataDir, options);
-        return Load(dir, split, dataset);
+        var train = Load(dir, Split.Train, dataset);
+        var test = Load(dir, Split.Test, dataset);
+        if (trainLimit is int n) train = train.Take(n);
+        if (testLimit is int m) test = test.Take(m);
+        var files = new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" }
+            .Select(f => FileContent.Find(dir, f, dataset));
+        return (train, test, DataRecord.Of(dataset, dir, files, $"train {train.Count:N0} / test {test.Count:N0} images"));
     }
 
     static string[] ClassNamesOf(string dataset) => dataset switch
@@ -85,18 +94,4 @@ public static class MnistFamily
         "fashion-mnist" => [.. FashionClassNames],
         _ => throw new ArgumentException($"'{dataset}' is not an MNIST-family dataset; use mnist or fashion-mnist", nameof(dataset)),
     };
-
-    static string FindFile(string dir, string name, string dataset)
-    {
-        foreach (string candidate in new[] { name, name + ".gz" })
-        {
-            string path = Path.Combine(dir, candidate);
-            if (File.Exists(path))
-                return path;
-        }
-        string full = Path.GetFullPath(Path.Combine(dir, name));
-        throw new FileNotFoundException(
-            $"{full}[.gz]: {dataset} file not found; pass the folder holding the {dataset} IDX files " +
-            $"(--data DIR or {LocatorOptions.DataVariable}=DIR), or let DatasetLocator find or download them", full);
-    }
 }

@@ -84,8 +84,12 @@ public sealed class RunningMean
     public void Add(double value, long weight = 1) { _sum += value * weight; Count += weight; }
     /// <summary>The mean; NaN when empty.</summary>
     public double Mean => Count == 0 ? double.NaN : _sum / Count;
+    /// <summary>The weighted sum of the values.</summary>
+    public double Sum => _sum;
     /// <summary>Forgets everything.</summary>
     public void Reset() { _sum = 0; Count = 0; }
+    /// <summary>Continues from a saved <see cref="Sum"/> and <see cref="Count"/> (a resumed run).</summary>
+    public void Restore(double sum, long count) { _sum = sum; Count = count; }
 }
 
 /// <summary>Samples (or tokens) per second of wall time over a measured interval.</summary>

@@ -96,13 +96,9 @@ public sealed class HtmlPage(string title)
         return html.Append("</body>\n</html>\n").ToString();
     }
 
-    /// <summary>Writes <see cref="ToHtml"/> to <paramref name="path"/> (UTF-8), creating its folder.</summary>
-    public void Save(string path, PlotlyJs plotlyJs = PlotlyJs.Inline)
-    {
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        File.WriteAllText(path, ToHtml(plotlyJs), new UTF8Encoding(false));
-    }
+    /// <summary>Writes <see cref="ToHtml"/> to <paramref name="path"/> (UTF-8) atomically, creating its folder.</summary>
+    /// <exception cref="PaperLab.Runs.FileAccessFailure">The file cannot be written.</exception>
+    public void Save(string path, PlotlyJs plotlyJs = PlotlyJs.Inline) => PaperLab.Runs.AtomicFile.WriteAllText(path, ToHtml(plotlyJs));
 
     /// <summary>
     /// One chart fragment made ready for a notebook output cell (VS Code, Jupyter): its script waits for

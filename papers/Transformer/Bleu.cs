@@ -1,4 +1,4 @@
-namespace PaperLab.Metrics;
+namespace PaperLab.Papers.Transformer;
 
 /// <summary>A corpus BLEU score with the parts it is made of.</summary>
 /// <param name="Score">BLEU × 100, in [0, 100].</param>

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace PaperLab.Data;
+namespace PaperLab.Papers.Transformer;
 
 /// <summary>
 /// A word-level vocabulary: token ↔ integer id, with the four special tokens every sequence model needs

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PaperLab.Reporting;
+namespace PaperLab.Papers.Ddpm;
 
 /// <summary>Image tensors as the float arrays <see cref="Charts.ImageGrid"/> draws.</summary>
 public static class ImageTensors

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PaperLab.Metrics;
+namespace PaperLab.Papers.Ddpm;
 
 /// <summary>Mean and covariance of a set of feature vectors (float64).</summary>
 /// <param name="Mean">(D) mean μ.</param>

@@ -1,7 +1,6 @@
-using System.IO.Compression;
-using System.Text;
+using PaperLab.Data;
 
-namespace PaperLab.Data;
+namespace PaperLab.Papers.Transformer;
 
 /// <summary>One sentence and its translation, as raw text.</summary>
 /// <param name="Source">The sentence to translate.</param>
@@ -24,46 +23,34 @@ public static class TranslationPairs
     /// <param name="target">Target language code, e.g. "en".</param>
     /// <param name="limit">Keep only the first N pairs; null: all.</param>
     /// <returns>The pairs in file order, whitespace-trimmed.</returns>
-    /// <exception cref="FileNotFoundException">A file is missing; the message names both forms looked for.</exception>
-    /// <exception cref="InvalidDataException">The two files have different numbers of lines, or a line is empty.</exception>
+    /// <exception cref="DataFormatException">
+    /// A file is missing (the message names both forms looked for), is corrupt gzip, the two files have
+    /// different numbers of lines, or a line is empty.
+    /// </exception>
     public static IReadOnlyList<TranslationPair> Load(string dir, string split, string source, string target, int? limit = null)
     {
-        string srcPath = Find(dir, $"{split}.{source}");
-        string tgtPath = Find(dir, $"{split}.{target}");
+        string srcPath = FileContent.Find(dir, $"{split}.{source}", "multi30k");
+        string tgtPath = FileContent.Find(dir, $"{split}.{target}", "multi30k");
         string[] src = ReadLines(srcPath);
         string[] tgt = ReadLines(tgtPath);
         if (src.Length != tgt.Length)
-            throw new InvalidDataException($"{srcPath} has {src.Length} lines but {tgtPath} has {tgt.Length}: the files of a parallel corpus " +
-                                           "must align line by line; re-download both");
+            throw new DataFormatException(srcPath, $"{src.Length} lines but {tgtPath} has {tgt.Length}: the files of a parallel corpus " +
+                                                   "must align line by line; get both again");
         for (int i = 0; i < src.Length; i++)
             if (src[i].Length == 0 || tgt[i].Length == 0)
-                throw new InvalidDataException($"line {i + 1} of {(src[i].Length == 0 ? srcPath : tgtPath)} is empty; the file is damaged, re-download it");
+                throw new DataFormatException(src[i].Length == 0 ? srcPath : tgtPath, $"line {i + 1} is empty; the file is damaged, get it again");
         int n = Math.Min(src.Length, limit ?? int.MaxValue);
         var pairs = new TranslationPair[n];
         for (int i = 0; i < n; i++) pairs[i] = new TranslationPair(src[i], tgt[i]);
         return pairs;
     }
 
-    /// <summary>The lines of a UTF-8 text file, gunzipped when its name ends in .gz; trailing empty lines dropped, each line trimmed.</summary>
+    /// <summary>The lines of a UTF-8 text file, gunzipped when it is gzip-compressed (by content); trailing empty lines dropped, each line trimmed.</summary>
+    /// <exception cref="DataFormatException">Corrupt gzip data.</exception>
     public static string[] ReadLines(string path)
     {
-        using Stream file = File.OpenRead(path);
-        using Stream content = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
-        using var reader = new StreamReader(content, Encoding.UTF8);
-        var lines = new List<string>();
-        while (reader.ReadLine() is { } line) lines.Add(line.Trim());
+        var lines = FileContent.ReadAllText(path).Split('\n').Select(l => l.Trim()).ToList();
         while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
         return lines.ToArray();
-    }
-
-    static string Find(string dir, string name)
-    {
-        foreach (var candidate in new[] { name, name + ".gz" })
-        {
-            string path = Path.Combine(dir, candidate);
-            if (File.Exists(path)) return path;
-        }
-        throw new FileNotFoundException($"neither {name} nor {name}.gz is in {dir}; pass the folder holding the corpus with --data " +
-                                        "(or set PAPERLAB_DATA)", Path.Combine(dir, name));
     }
 }

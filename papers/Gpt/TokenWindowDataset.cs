@@ -1,6 +1,7 @@
+using PaperLab.Data;
 using static TorchSharp.torch;
 
-namespace PaperLab.Data;
+namespace PaperLab.Papers.Gpt;
 
 /// <summary>
 /// Next-token prediction windows over one token stream: example i is input = tokens[i .. i+T) and

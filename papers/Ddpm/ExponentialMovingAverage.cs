@@ -1,15 +1,17 @@
+using PaperLab.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PaperLab.Training;
+namespace PaperLab.Papers.Ddpm;
 
 /// <summary>
 /// An exponential moving average of a model's weights, kept in a second model of the same architecture
 /// (Polyak averaging; DDPM samples with decay 0.9999, Ho et al. 2020 §B):
 /// θ̄ ← d·θ̄ + (1 − d)·θ after each optimizer step, with d = min(decay, (1 + n)/(10 + n)) at the n-th update
-/// so that early averages are not dominated by the initial weights.
+/// so that early averages are not dominated by the initial weights. Its state (the averaged weights and
+/// the update count) goes into the run's checkpoint, so a resumed run samples from the same average.
 /// </summary>
-public sealed class ExponentialMovingAverage
+public sealed class ExponentialMovingAverage : ICheckpointState
 {
     readonly Tensor[] _source, _shadow;
 
@@ -36,6 +38,7 @@ public sealed class ExponentialMovingAverage
         using var _ = no_grad();
         foreach (var (s, p) in _shadow.Zip(_source)) s.copy_(p);
         foreach (var p in _shadow) p.requires_grad = false;
+        shadow.eval();
     }
 
     /// <summary>The decay used at update number <paramref name="n"/> (0-based).</summary>
@@ -50,6 +53,20 @@ public sealed class ExponentialMovingAverage
         Updates++;
     }
 
-    /// <summary>Sets the update count (after loading a saved shadow on resume).</summary>
-    public void Restore(long updates) => Updates = updates;
+    /// <summary>Writes the averaged weights and the update count.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(Updates);
+        Shadow.save(writer);
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote.</summary>
+    /// <exception cref="InvalidDataException">A negative update count.</exception>
+    public void Load(BinaryReader reader)
+    {
+        long updates = reader.ReadInt64();
+        if (updates < 0) throw new InvalidDataException($"update count {updates}");
+        Shadow.load(reader, strict: true);
+        Updates = updates;
+    }
 }

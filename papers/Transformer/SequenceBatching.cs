@@ -1,6 +1,7 @@
+using PaperLab.Data;
 using static TorchSharp.torch;
 
-namespace PaperLab.Data;
+namespace PaperLab.Papers.Transformer;
 
 /// <summary>
 /// Padding and attention masks of integer token sequences. Masks are boolean with <c>true</c> where
@@ -45,16 +46,15 @@ public static class SequenceMasks
 
 /// <summary>
 /// Sentence pairs cut into batches of similar length with a bound on tokens per batch (Vaswani et al.
-/// 2017, §5.1: "sentence pairs were batched together by approximate sequence length"). Each example of
-/// this <see cref="ITensorDataset"/> is a whole batch, so a <see cref="BatchLoader"/> with batch size 1
-/// and <see cref="Sampling.Shuffle"/> visits every batch once per epoch in a fresh order.
+/// 2017, §5.1: "sentence pairs were batched together by approximate sequence length"). Training visits
+/// every batch once per epoch, in a fresh order per epoch (<see cref="ForStep"/>).
 /// </summary>
 /// <remarks>
 /// Pairs are sorted by (longer side, source length, index) and cut greedily: a batch grows while
 /// (pairs × longest padded side) stays within <see cref="MaxTokens"/>. A single pair longer than the bound
 /// gets a batch of its own.
 /// </remarks>
-public sealed class TokenBatches : ITensorDataset
+public sealed class TokenBatches
 {
     readonly IReadOnlyList<int[]> _sources, _targets;
     readonly int[][] _batches;
@@ -63,7 +63,7 @@ public sealed class TokenBatches : ITensorDataset
     public int MaxTokens { get; }
     /// <summary>Id used for padding.</summary>
     public int PadId { get; }
-    /// <summary>Number of batches (the "examples" a loader sees).</summary>
+    /// <summary>Number of batches: the steps of one epoch.</summary>
     public long Count => _batches.Length;
     /// <summary>The pair indices of each batch.</summary>
     public IReadOnlyList<int[]> Batches => _batches;
@@ -113,13 +113,29 @@ public sealed class TokenBatches : ITensorDataset
     }
 
     /// <summary>
-    /// The pairs of the batches at <paramref name="indices"/> (normally one), as (source (B, S), target (B, T))
-    /// int64 tensors right-padded with <see cref="PadId"/>.
+    /// Batch <paramref name="index"/> (in length order) as (source (B, S), target (B, T)) int64 tensors,
+    /// right-padded with <see cref="PadId"/>. Call inside a dispose scope.
     /// </summary>
-    public (Tensor Input, Tensor Target) Gather(long[] indices)
+    public (Tensor Source, Tensor Target) Batch(long index)
     {
-        var pairs = indices.SelectMany(b => _batches[b]).ToArray();
+        var pairs = _batches[index];
         return (SequenceMasks.Pad(pairs.Select(i => _sources[i]).ToArray(), PadId),
                 SequenceMasks.Pad(pairs.Select(i => _targets[i]).ToArray(), PadId));
     }
+
+    /// <summary>
+    /// The batch of global training step <paramref name="step"/>: epoch e = step / Count visits every batch
+    /// once in the order <see cref="BatchLoader.Permutation"/>(Count, seed, e), so the batch of a step depends
+    /// only on (seed, step) and a resumed run sees what an uninterrupted one would.
+    /// </summary>
+    public (Tensor Source, Tensor Target) ForStep(long step, int seed)
+    {
+        long epoch = step / Count;
+        if (epoch != _orderEpoch || seed != _orderSeed) { _order = BatchLoader.Permutation(Count, seed, epoch); (_orderEpoch, _orderSeed) = (epoch, seed); }
+        return Batch(_order![step % Count]);
+    }
+
+    long[]? _order;
+    long _orderEpoch = -1;
+    int _orderSeed;
 }

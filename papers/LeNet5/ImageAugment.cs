@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace PaperLab.Data;
+namespace PaperLab.Papers.LeNet5;
 
 /// <summary>
 /// Label-preserving distortions of an image batch, drawn from torch's global RNG (which the shared
