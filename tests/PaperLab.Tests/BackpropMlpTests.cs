@@ -50,16 +50,8 @@ public class BackpropMlpTests(MnistFixture mnist)
             : new Adam<double>(model.Parameters(), 0.01);
 
         using var scope = NewDisposeScope();
-        var layers = model.Layers.Select(l =>
-        {
-            var linear = nn.Linear(l.W.Shape[0], l.W.Shape[1], dtype: float64);
-            using (no_grad())
-            {
-                linear.weight!.copy_(tensor(l.W.Data, [l.W.Shape[0], l.W.Shape[1]], float64).t());   // nn.Linear stores (out, in)
-                linear.bias!.copy_(tensor(l.B.Data, float64));
-            }
-            return linear;
-        }).ToArray();
+        using var exported = new TorchMlp(model);   // the export adapter: nn.Linear layers holding Wᵀ, b
+        var layers = exported.Layers.ToArray();
         var torchParameters = layers.SelectMany(l => l.parameters()).ToArray();
         optim.Optimizer reference = optimizerKind == OptimizerKind.Sgd
             ? optim.SGD(torchParameters, 0.1, momentum: 0.9)
@@ -95,11 +87,11 @@ public class BackpropMlpTests(MnistFixture mnist)
     {
         // ±2.4/fan_in keeps the output layer's inputs near 0, so softmax is near uniform: −log(1/10).
         var data = MnistArrays<float>.From(mnist.Train, mnist.Test, trainLimit: 256, testLimit: 10);
-        var model = new Mlp<float>(TrainConfig.Hidden800.Model, seed: 0);
+        var model = new Mlp<float>(BackpropOptions.For("800", "1998").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
         var (loss, _) = model.Loss(Variable<float>.Constant(data.TrainImages, 256, 784), data.TrainLabels);
         Assert.InRange(loss.Item(), Math.Log(10) - 0.01, Math.Log(10) + 0.01);
         // squared error on one-hot targets starts at ½·1 = 0.5 per case (outputs ≈ 0, one target of 1)
-        var squared = new Mlp<float>(TrainConfig.Hidden300.Model, seed: 0);
+        var squared = new Mlp<float>(BackpropOptions.For("300", "1998").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
         Assert.InRange(squared.Loss(Variable<float>.Constant(data.TrainImages, 256, 784), data.TrainLabels).Loss.Item(), 0.49, 0.51);
     }
 
@@ -121,42 +113,77 @@ public class BackpropMlpTests(MnistFixture mnist)
         Assert.Equal(0, errors);
     }
 
+    /// <summary>One epoch of the 784-64-10 ReLU network on 6,000 digits, as Experiment.cs trains it.</summary>
+    static (Mlp<float> Model, double[] Losses) TrainOneEpoch(MnistArrays<float> data, int threads, int seed)
+    {
+        int previous = Gemm.Threads;
+        Gemm.Threads = threads;
+        try
+        {
+            var model = new Mlp<float>(new MlpConfig([784, 64, 10], Activation.Relu, LossKind.CrossEntropy, InitKind.He), seed);
+            var optimizer = MlpTraining.CreateOptimizer(model, OptimizerKind.Adam, 1e-3, 0);
+            var batches = new ShuffledBatches<float>(data.TrainImages, data.TrainLabels, 784, 64, seed);
+            var losses = new double[batches.BatchesPerEpoch];
+            for (int step = 0; step < batches.BatchesPerEpoch; step++)
+            {
+                var (x, labels) = batches.Batch(step);
+                losses[step] = MlpTraining.Step(model, optimizer, x, labels).Loss;
+            }
+            return (model, losses);
+        }
+        finally { Gemm.Threads = previous; }
+    }
+
     [Fact]
     public void Training_learns_digits_and_is_identical_whatever_the_thread_count()
     {
         var data = MnistArrays<float>.From(mnist.Train, mnist.Test, trainLimit: 6000, testLimit: 1000);
-        var config = new TrainConfig(new MlpConfig([784, 64, 10], Activation.Relu, LossKind.CrossEntropy, InitKind.He),
-            Epochs: 2, BatchSize: 64, OptimizerKind.Adam, LearningRate: 1e-3, Threads: 1);
-        var seen = new List<EpochReport>();
-        var one = MlpTraining.Train(data, config, seed: 7, seen.Add);
-        Assert.Equal(2, seen.Count);
-        Assert.Equal([1, 2], seen.Select(r => r.Epoch));
-        Assert.True(one.TestError < 0.15, $"test error after 2 epochs on 6,000 images: {one.TestError}");
-        Assert.True(seen[1].TrainLoss < seen[0].TrainLoss);
+        var (one, losses) = TrainOneEpoch(data, threads: 1, seed: 7);
+        var test = MlpTraining.Evaluate(one, data.TestImages, data.TestLabels);
+        Assert.True(test.Error < 0.15, $"test error after one epoch on 6,000 images: {test.Error}");
+        Assert.True(losses.TakeLast(10).Average() < 0.5 * losses.Take(10).Average(), "the training loss did not halve over the epoch");
 
-        var two = MlpTraining.Train(data, config with { Threads = 2 }, seed: 7);
-        Assert.Equal(one.Epochs.Select(e => (e.TrainLoss, e.TestError)), two.Epochs.Select(e => (e.TrainLoss, e.TestError)));
-        Assert.Equal(one.Model.Layers[0].W.Data, two.Model.Layers[0].W.Data);
-        var other = MlpTraining.Train(data, config with { Epochs = 1 }, seed: 8);
-        Assert.NotEqual(one.Epochs[0].TrainLoss, other.Epochs[0].TrainLoss);
+        var (two, lossesAt2) = TrainOneEpoch(data, threads: 2, seed: 7);
+        Assert.Equal(losses, lossesAt2);
+        Assert.Equal(one.Layers[0].W.Data, two.Layers[0].W.Data);
+        Assert.NotEqual(losses, TrainOneEpoch(data, threads: 1, seed: 8).Losses);
     }
 
     [Fact]
-    public void The_1998_squared_error_preset_learns_in_one_epoch_on_a_subset()
+    public void The_presets_have_the_papers_parameter_counts()
     {
-        var data = MnistArrays<float>.From(mnist.Train, mnist.Test, trainLimit: 3000, testLimit: 1000);
-        var result = MlpTraining.Train(data, TrainConfig.Hidden300 with { Epochs = 1 }, seed: 0);
-        Assert.True(result.TestError < 0.25, $"test error after one epoch on 3,000 images: {result.TestError}");
-        Assert.Equal(238_510, TrainConfig.Hidden300.Model.ParameterCount());
-        Assert.Equal(266_610, TrainConfig.Hidden300x100.Model.ParameterCount());
-        Assert.Equal(636_010, TrainConfig.Hidden800.Model.ParameterCount());
-        Assert.Equal(TrainConfig.Hidden300.Model.ParameterCount(), result.Model.Parameters().Sum(p => (long)p.Length));
+        Assert.Equal(238_510, BackpropOptions.For("300", "1998").Model().ParameterCount());      // 785·300 + 301·10
+        Assert.Equal(266_610, BackpropOptions.For("300-100", "1998").Model().ParameterCount());  // + 301·100 + 101·10 − 301·10
+        Assert.Equal(636_010, BackpropOptions.For("800", "modern").Model().ParameterCount());    // 785·800 + 801·10
+        var model = new Mlp<float>(BackpropOptions.For("300-100", "1998").Model(), seed: 0);
+        Assert.Equal(266_610, model.Parameters().Sum(p => (long)p.Length));
+    }
+
+    [Fact]
+    public void Efficient_backprop_initialisation_gives_hidden_units_unit_variance_on_mnist()
+    {
+        // std fan_in^−½ (LeCun et al., Efficient BackProp, §4.6): with inputs of mean square ≈ 1, each total input
+        // a_j = Σ_i x_i w_ij has variance ≈ Σ_i x_i² / fan_in ≈ 1, where 1.7159·tanh(2a/3) is in its useful range
+        var data = MnistArrays<float>.From(mnist.Train, mnist.Test, trainLimit: 512, testLimit: 10);
+        var model = new Mlp<float>(BackpropOptions.For("300", "1998").Model(), seed: 0);
+        Assert.Equal(InitKind.EfficientBackprop, model.Config.Init);
+        var w = model.Layers[0].W.Data;
+        double std = Math.Sqrt(w.Average(v => (double)v * v));
+        Assert.InRange(std, 0.97 / Math.Sqrt(784), 1.03 / Math.Sqrt(784));
+        using var _ = Autograd.NoGrad();
+        var a = Variable<float>.Constant(data.TrainImages, 512, 784).MatMul(model.Layers[0].W).Data;
+        double variance = a.Average(v => (double)v * v);
+        Assert.InRange(variance, 0.7, 1.4);
+        // LeCun 1998's ±2.4/fan_in gives total inputs about 20 times smaller: the units start almost linear
+        var small = new Mlp<float>(model.Config with { Init = InitKind.LeCun1998 }, seed: 0);
+        double smallVariance = Variable<float>.Constant(data.TrainImages, 512, 784).MatMul(small.Layers[0].W).Data.Average(v => (double)v * v);
+        Assert.InRange(Math.Sqrt(variance / smallVariance), 15, 25);
     }
 
     [Fact]
     public void LeCun_initialisation_stays_within_2_point_4_over_fan_in()
     {
-        var model = new Mlp<double>(TrainConfig.Hidden300x100.Model, seed: 0);
+        var model = new Mlp<double>(BackpropOptions.For("300-100", "1998").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
         foreach (var layer in model.Layers)
         {
             double bound = 2.4 / layer.W.Shape[0];

@@ -2,10 +2,10 @@
 # The engine against TorchSharp on one machine: training images/s of the same MLP (same batch, optimiser,
 # 1 and 2 threads) and GFLOP/s of the engine's matmul against libtorch's on the products of a training step.
 #
-#   bash papers/Backprop/bench/compare.sh [rounds=3] [preset=800] [more --bench options, e.g. --modern --batch 64]
+#   bash papers/Backprop/bench/compare.sh [rounds=3] [preset=800] [more options, e.g. --recipe modern --batch-size 64]
 #
-# Each round runs `Backprop.dll --bench` once (engine and TorchSharp alternate inside it); the tables give
-# the median over rounds. Needs a Release build: dotnet build papers/Backprop -c Release.
+# Each round runs `Backprop.dll --bench 300 --threads T` for T = 1 and 2 (engine and TorchSharp one after the
+# other inside it); the tables give the median over rounds. Needs a Release build: dotnet build papers/Backprop -c Release.
 # Measure on an otherwise idle machine: under load wall-clock rates say little (the JSON lines also give
 # images per CPU-second, which other jobs disturb less).
 set -euo pipefail
@@ -18,7 +18,9 @@ log=$(mktemp); trap 'rm -f "$log"' EXIT
 
 for ((r = 1; r <= rounds; r++)); do
   echo "round $r/$rounds" >&2
-  dotnet "$dll" --bench --preset "$preset" "$@" | grep '^{' >> "$log"
+  for t in 1 2; do
+    dotnet "$dll" --bench 300 --threads "$t" --preset "$preset" "$@" | grep '^{' >> "$log"
+  done
 done
 
 field() { grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" | head -1 | cut -d: -f2- | tr -d '"'; }
