@@ -29,6 +29,9 @@ public sealed class Value
     /// <summary>The operation that produced this Value ("+", "*", "tanh", …); empty for an input.</summary>
     public string Op { get; }
 
+    /// <summary>A name for drawings of the graph (micrograd's label), e.g. "a" or "L"; empty by default.</summary>
+    public string Label { get; set; } = "";
+
     /// <summary>The Values this one was computed from (micrograd's _prev).</summary>
     public IReadOnlyList<Value> Children => children;
     readonly Value[] children;

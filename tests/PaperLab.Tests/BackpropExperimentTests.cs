@@ -14,7 +14,7 @@ namespace PaperLab.Tests;
 [Collection("mnist")]
 public class BackpropExperimentTests(MnistFixture mnist)
 {
-    static BackpropOptions Smoke(string preset = "300", string recipe = "1998") =>
+    static BackpropOptions Smoke(string preset = "300", string recipe = "paper") =>
         BackpropOptions.Defaults(new BackpropOptions { Preset = preset, Recipe = recipe }, new RunOptions { Smoke = true });
 
     [Fact]
@@ -111,7 +111,7 @@ public class BackpropExperimentTests(MnistFixture mnist)
 
     [Theory]
     [InlineData("--preset: expected one of 300, 300-100, 800, got '500'", "--preset", "500")]
-    [InlineData("--recipe: expected one of 1998, modern, got '2024'", "--recipe", "2024")]
+    [InlineData("--recipe: expected one of paper, modern, got '1998'", "--recipe", "1998")]
     [InlineData("--lr", "--lr", "0")]
     [InlineData("--momentum", "--momentum", "1")]
     [InlineData("--init", "--init", "xavier")]
@@ -128,14 +128,14 @@ public class BackpropExperimentTests(MnistFixture mnist)
         var run = new RunOptions();
         Assert.Equal([784, 300, 100, 10], BackpropOptions.Defaults(new() { Preset = "300-100" }, run).Widths);
         var ce = BackpropOptions.Defaults(new() { Preset = "800" }, run);
-        Assert.Equal(LossKind.CrossEntropy, ce.Model().Loss);
-        Assert.Equal(Activation.ScaledTanh, ce.Model().Activation);
-        Assert.Equal(LossKind.SquaredError, BackpropOptions.Defaults(new(), run).Model().Loss);
+        Assert.Equal((LossKind.CrossEntropy, Activation.Relu, OptimizerKind.Sgd), (ce.Model().Loss, ce.Model().Activation, ce.OptimizerKind));
+        var squared = BackpropOptions.Defaults(new(), run).Model();
+        Assert.Equal((LossKind.SquaredError, Activation.ScaledTanh, InitKind.EfficientBackprop), (squared.Loss, squared.Activation, squared.Init));
         var modern = BackpropOptions.Defaults(new() { Recipe = "modern" }, run);
         Assert.Equal((Activation.Relu, InitKind.He, OptimizerKind.Adam), (modern.Model().Activation, modern.Model().Init, modern.OptimizerKind));
-        Assert.Equal(0.0305, Experiment.PublishedFor("300-100", "1998").Value);
-        Assert.Equal(0.016, Experiment.PublishedFor("800", "1998").Value);
-        Assert.True(Experiment.PublishedFor("800", "1998").Comparable);
+        Assert.Equal(0.0305, Experiment.PublishedFor("300-100", "paper").Value);
+        Assert.Equal(0.016, Experiment.PublishedFor("800", "paper").Value);
+        Assert.True(Experiment.PublishedFor("800", "paper").Comparable);
         Assert.False(Experiment.PublishedFor("800", "modern").Comparable);
     }
 }

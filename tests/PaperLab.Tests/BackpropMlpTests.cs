@@ -87,11 +87,11 @@ public class BackpropMlpTests(MnistFixture mnist)
     {
         // ±2.4/fan_in keeps the output layer's inputs near 0, so softmax is near uniform: −log(1/10).
         var data = MnistArrays<float>.From(mnist.Train, mnist.Test, trainLimit: 256, testLimit: 10);
-        var model = new Mlp<float>(BackpropOptions.For("800", "1998").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
+        var model = new Mlp<float>(BackpropOptions.For("800", "paper").Model() with { Activation = Activation.ScaledTanh, Init = InitKind.LeCun1998 }, seed: 0);
         var (loss, _) = model.Loss(Variable<float>.Constant(data.TrainImages, 256, 784), data.TrainLabels);
         Assert.InRange(loss.Item(), Math.Log(10) - 0.01, Math.Log(10) + 0.01);
         // squared error on one-hot targets starts at ½·1 = 0.5 per case (outputs ≈ 0, one target of 1)
-        var squared = new Mlp<float>(BackpropOptions.For("300", "1998").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
+        var squared = new Mlp<float>(BackpropOptions.For("300", "paper").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
         Assert.InRange(squared.Loss(Variable<float>.Constant(data.TrainImages, 256, 784), data.TrainLabels).Loss.Item(), 0.49, 0.51);
     }
 
@@ -152,10 +152,10 @@ public class BackpropMlpTests(MnistFixture mnist)
     [Fact]
     public void The_presets_have_the_papers_parameter_counts()
     {
-        Assert.Equal(238_510, BackpropOptions.For("300", "1998").Model().ParameterCount());      // 785·300 + 301·10
-        Assert.Equal(266_610, BackpropOptions.For("300-100", "1998").Model().ParameterCount());  // + 301·100 + 101·10 − 301·10
+        Assert.Equal(238_510, BackpropOptions.For("300", "paper").Model().ParameterCount());      // 785·300 + 301·10
+        Assert.Equal(266_610, BackpropOptions.For("300-100", "paper").Model().ParameterCount());  // + 301·100 + 101·10 − 301·10
         Assert.Equal(636_010, BackpropOptions.For("800", "modern").Model().ParameterCount());    // 785·800 + 801·10
-        var model = new Mlp<float>(BackpropOptions.For("300-100", "1998").Model(), seed: 0);
+        var model = new Mlp<float>(BackpropOptions.For("300-100", "paper").Model(), seed: 0);
         Assert.Equal(266_610, model.Parameters().Sum(p => (long)p.Length));
     }
 
@@ -165,7 +165,7 @@ public class BackpropMlpTests(MnistFixture mnist)
         // std fan_in^−½ (LeCun et al., Efficient BackProp, §4.6): with inputs of mean square ≈ 1, each total input
         // a_j = Σ_i x_i w_ij has variance ≈ Σ_i x_i² / fan_in ≈ 1, where 1.7159·tanh(2a/3) is in its useful range
         var data = MnistArrays<float>.From(mnist.Train, mnist.Test, trainLimit: 512, testLimit: 10);
-        var model = new Mlp<float>(BackpropOptions.For("300", "1998").Model(), seed: 0);
+        var model = new Mlp<float>(BackpropOptions.For("300", "paper").Model(), seed: 0);
         Assert.Equal(InitKind.EfficientBackprop, model.Config.Init);
         var w = model.Layers[0].W.Data;
         double std = Math.Sqrt(w.Average(v => (double)v * v));
@@ -183,7 +183,7 @@ public class BackpropMlpTests(MnistFixture mnist)
     [Fact]
     public void LeCun_initialisation_stays_within_2_point_4_over_fan_in()
     {
-        var model = new Mlp<double>(BackpropOptions.For("300-100", "1998").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
+        var model = new Mlp<double>(BackpropOptions.For("300-100", "paper").Model() with { Init = InitKind.LeCun1998 }, seed: 0);
         foreach (var layer in model.Layers)
         {
             double bound = 2.4 / layer.W.Shape[0];

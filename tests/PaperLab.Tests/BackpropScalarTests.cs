@@ -141,4 +141,60 @@ public class BackpropScalarTests
         Assert.True(finalLoss.Data < firstLoss / 10, $"loss {firstLoss} → {finalLoss.Data}");
         Assert.Equal(1.0, finalAccuracy);
     }
+
+    /// <summary>micrograd's first example: L = (a·b + c)·f with a = 2, b = −3, c = 10, f = −2.</summary>
+    static (Value L, Value[] Inputs) MicrogradExample()
+    {
+        var a = new Value(2.0) { Label = "a" };
+        var b = new Value(-3.0) { Label = "b" };
+        var c = new Value(10.0) { Label = "c" };
+        var e = a * b; e.Label = "e";
+        var d = e + c; d.Label = "d";
+        var f = new Value(-2.0) { Label = "f" };
+        var L = d * f; L.Label = "L";
+        return (L, [a, b, c, f]);
+    }
+
+    [Fact]
+    public void Micrograds_first_example_has_the_hand_derived_gradients()
+    {
+        var (L, inputs) = MicrogradExample();
+        L.Backward();
+        Assert.Equal(-8.0, L.Data);
+        // dL/dd = f = −2, dL/df = d = 4; dL/dc = dL/dd = −2; dL/de = −2; dL/da = dL/de·b = 6; dL/db = dL/de·a = −4
+        Assert.Equal(new[] { 6.0, -4.0, -2.0, 4.0 }, inputs.Select(v => v.Grad));
+    }
+
+    [Fact]
+    public void Graph_drawing_has_a_node_per_value_and_operation_and_every_edge_points_towards_the_output()
+    {
+        var (L, _) = MicrogradExample();
+        L.Backward();
+        var graph = GraphDrawing.Of(L);
+        Assert.Equal(7, graph.Nodes.Count(n => !n.IsOperation));   // a, b, c, f, e, d, L
+        Assert.Equal(3, graph.Nodes.Count(n => n.IsOperation));    // *, +, *
+        Assert.Equal(9, graph.Edges.Count);                        // two inputs and one output per operation
+        var column = graph.Nodes.ToDictionary(n => n.Id, n => n.Column);
+        Assert.All(graph.Edges, e => Assert.True(column[e.From] < column[e.To], $"{e.From} → {e.To} does not point right"));
+        Assert.Equal("L", graph.Nodes[^1].Text[0]);
+        Assert.Equal(6, graph.Nodes.Max(n => n.Column));            // a → * → e → + → d → * → L
+        Assert.Contains("grad 6", graph.Nodes.Single(n => n.Text[0] == "a").Text);
+
+        string dot = graph.ToDot();
+        Assert.StartsWith("digraph G {", dot);
+        Assert.Equal(9, dot.Split('\n').Count(l => l.Contains("->")));
+        Assert.Equal(10, graph.ToMermaid().Split('\n').Count(l => l.Contains("[\"") || l.Contains("((")));
+        var svg = System.Xml.Linq.XDocument.Parse(graph.ToSvg());
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        Assert.Equal(7, svg.Descendants(ns + "rect").Count());
+        Assert.Equal(3, svg.Descendants(ns + "ellipse").Count());
+        Assert.Equal(9, svg.Descendants(ns + "line").Count());
+
+        // a value used twice feeds its operation once in the picture (its gradient is the sum of both uses, Eq. 7)
+        var x = new Value(3.0);
+        var square = x * x;
+        square.Backward();
+        Assert.Equal(6.0, x.Grad);
+        Assert.Single(GraphDrawing.Of(square).Edges, e => e.To.StartsWith("op"));
+    }
 }
