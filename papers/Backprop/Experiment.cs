@@ -78,6 +78,7 @@ public sealed record BackpropOptions
         Init switch { "lecun1998" => InitKind.LeCun1998, "glorot" => InitKind.Glorot, "he" => InitKind.He, _ => InitKind.EfficientBackprop });
 
     /// <summary>The optimiser this run uses.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public OptimizerKind OptimizerKind => Optimizer == "adam" ? OptimizerKind.Adam : OptimizerKind.Sgd;
 
     /// <summary>
@@ -213,7 +214,7 @@ public static class Experiment
         var result = loop.Result;
         var summary = new BackpropSummary
         {
-            Paper = "Backpropagation (Rumelhart, Hinton & Williams 1986), MLP " + string.Join("-", config.Widths),
+            Paper = "Backpropagation (Rumelhart, Hinton & Williams 1986), MLP " + string.Join("-", config.Widths) + (o.Recipe == "modern" ? ", modern recipe" : ""),
             Dataset = "mnist",
             Published = PublishedFor(o.Preset, o.Recipe),
             Preset = o.Preset,
