@@ -24,7 +24,7 @@ namespace PaperLab.Papers.Backprop;
 /// <summary>Hyperparameters of a run: each property is a command-line option (--kebab-case) and a field of config.json.</summary>
 public sealed record BackpropOptions
 {
-    /// <summary>The network: 300 (784-300-10, LeCun et al. 1998: 4.7%), 300-100 (784-300-100-10: 3.05%) or 800 (784-800-10, cross-entropy, Simard et al. 2003: 1.6%).</summary>
+    /// <summary>The network: 300 (784-300-10, LeCun et al. 1998: 4.7%), 300-100 (784-300-100-10: 3.05%) or 800 (784-800-10, cross-entropy, Simard et al. 2003: 1.6%). With --recipe it sets the defaults of the options below (those shown are 300's).</summary>
     [Option(OneOf = new[] { "300", "300-100", "800" })] public string Preset { get; init; } = "300";
 
     /// <summary>How to train it: paper (the row's loss, SGD with momentum as Eq. 9; LeCun's scaled tanh for 300 and 300-100, ReLU for 800) or modern (ReLU, He initialisation, cross-entropy, Adam).</summary>
