@@ -10,7 +10,7 @@
 // momentum (Eq. 9), on mini-batches. Deviations (README.md, Deviations): SGD with momentum on a half-cosine
 // schedule instead of LeCun's stochastic diagonal Levenberg–Marquardt; weights drawn with standard deviation
 // fan_in^−½ (LeCun et al., "Efficient BackProp", 1998, §4.6) instead of ±2.4/fan_in, with which a single
-// global learning rate stalls near 7%; ReLU hidden units for the 800-unit row (scaled tanh ends at 1.64%).
+// global learning rate stalls near 7%; ReLU hidden units for the 800-unit row (scaled tanh ends near 1.7%).
 
 using System.Diagnostics;
 using PaperLab.Cli;
