@@ -162,10 +162,10 @@ public static class Experiment
     /// <exception cref="NonFiniteLossException">The loss became NaN or infinite (lower --lr).</exception>
     public static BackpropSummary? Run(BackpropOptions o, RunContext ctx)
     {
-        Gemm.Threads = ctx.Common.ThreadCount;   // the engine's matmul splits rows over this many threads; results do not depend on it
+        Gemm.Threads = ctx.Threads;   // the engine's matmul splits rows over this many threads; results do not depend on it
         if (o.Bench is int benchSteps)
         {
-            Bench.Run(o, ctx.Common.ThreadCount, benchSteps);
+            Bench.Run(o, ctx.Threads, benchSteps);
             return null;
         }
         var wall = Stopwatch.StartNew();
@@ -181,11 +181,11 @@ public static class Experiment
 
         var batches = new ShuffledBatches<float>(data.TrainImages, data.TrainLabels, data.Features, o.BatchSize, ctx.Common.Seed);
         long totalSteps = (long)o.Epochs * batches.BatchesPerEpoch, logEvery = Math.Max(1, batches.BatchesPerEpoch / 4);
-        var lr = Schedules.Cosine(o.Lr, totalSteps);   // half cosine from --lr at step 0 to 0 at the end
         var loop = new TrainingLoop(ctx, new LoopSettings
         {
             TotalSteps = totalSteps, StepsPerEpoch = batches.BatchesPerEpoch, LogEvery = logEvery, ItemsPerStep = o.BatchSize,
         });
+        loop.Schedule = Schedules.Cosine(o.Lr, totalSteps);   // half cosine from --lr at step 0 to 0 at the end (--find-lr sweeps it instead)
         loop.Add("engine", new EngineState<float>(model, optimizer));   // weights and optimiser state, as plain arrays
         loop.Evaluate = _ =>
         {
@@ -197,7 +197,7 @@ public static class Experiment
         foreach (var step in loop)
         {
             var (x, labels) = batches.Batch(step.Index);                      // (n, 784) pixels, n labels
-            optimizer.LearningRate = lr(step.Index);
+            optimizer.LearningRate = step.LearningRate;
             if (step.Index % logEvery == 0) step.Log("train", "lr", optimizer.LearningRate);
             optimizer.ZeroGrad();
             var (loss, _) = model.Loss(Variable<float>.Constant(x, labels.Length, data.Features), labels);   // forward: Eqs. 1–2 per layer, then the loss
@@ -229,7 +229,7 @@ public static class Experiment
             TrainSeconds = result.TrainSeconds,
             WallSeconds = wall.Elapsed.TotalSeconds,
             SamplesPerSecond = double.IsFinite(result.ItemsPerSecond) ? result.ItemsPerSecond : null,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
             Parameters = config.ParameterCount(),
             TrainImages = data.TrainLabels.Length,
             TestImages = data.TestLabels.Length,

@@ -213,7 +213,7 @@ public static class Experiment
             SamplingSeconds = final.SamplingSeconds,
             Parameters = ParameterCounts.Total(unet),
             ClassifierTestAccuracy = judge.TestAccuracy,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
         };
         run.WriteSummary(summary);
         Report.Write(run, o, summary, final, test.ClassNames);

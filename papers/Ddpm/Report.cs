@@ -47,7 +47,7 @@ public static class Report
         var captions = Enumerable.Range(0, grid.Count).Select(i => $"t={final.Trajectory[i % final.Trajectory.Count].T}").ToList();
         page.Chart(Charts.ImageGrid("Denoising trajectories (Algorithm 2): one sample per row, x_T → x_0",
             grid, 28, 28, captions, columns: final.Trajectory.Count));
-        page.Save(run.File("report.html"), PlotlyJs.Inline);
+        page.Save(run);
         // the same grids as PNG files, viewable without a browser
         PngGrid.Save(run.File("samples_ancestral.png"), final.Ancestral, 28, 28, columns: 9);
         PngGrid.Save(run.File("samples_ddim.png"), final.Samples, 28, 28, columns: 8);

@@ -210,13 +210,13 @@ public static class Experiment
             throw new UsageException("--data: this paper reads no dataset (CartPole is simulated from its equations, CartPole.cs); leave --data out");
         if (o.Bench is int benchSteps)
         {
-            Bench.Run(o, ctx.Common.ThreadCount, benchSteps);
+            Bench.Run(o, ctx.Threads, benchSteps);
             return null;
         }
         var wall = Stopwatch.StartNew();
         var run = ctx.Start(o);
-        if (ctx.Common.ThreadCount > 1)
-            ctx.Progress.Line($"note: {ctx.Common.ThreadCount} libtorch threads; these networks are so small that extra threads only wait on each other " +
+        if (ctx.Threads > 1)
+            ctx.Progress.Line($"note: {ctx.Threads} libtorch threads; these networks are so small that extra threads only wait on each other " +
                               "(7–10× slower than one under load on the reference machine): --threads 1 is the faster choice");
         var (summary, acting) = o.Algorithm == "reinforce" ? RunReinforce(o, ctx, run, wall) : RunDqn(o, ctx, run, wall);
         run.WriteSummary(summary);
@@ -419,7 +419,7 @@ public static class Experiment
             Steps = result.Steps,
             TrainSeconds = result.TrainSeconds,
             WallSeconds = wall.Elapsed.TotalSeconds,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
             Parameters = parameters,
         };
     }

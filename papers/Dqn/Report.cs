@@ -101,7 +101,7 @@ public static class Report
         page.Paragraph($"Episode 0 of the final evaluation under the greedy policy: {states.Count - 1} steps " +
                        $"({(states.Count - 1 >= CartPole.MaxEpisodeSteps ? "balanced to the 500-step limit" : "until the pole fell or the cart left the track")}), 8 frames evenly spaced.");
         page.Html($"<div style=\"overflow-x:auto\">{CartPoleSvg.Strip(states, frames: 8)}</div>");
-        page.Save(run.File("report.html"));
+        page.Save(run);
     }
 
     static string F(double v) => v.ToString("F1", CultureInfo.InvariantCulture);

@@ -160,7 +160,7 @@ public static class Experiment
     {
         if (o.Bench is int benchSteps)
         {
-            Bench.Run(o, ctx.Common.ThreadCount, benchSteps);
+            Bench.Run(o, ctx.Threads, benchSteps);
             return null;
         }
         var wall = System.Diagnostics.Stopwatch.StartNew();
@@ -237,7 +237,7 @@ public static class Experiment
             TokensPerSecond = double.IsFinite(result.ItemsPerSecond) ? result.ItemsPerSecond : null,
             TrainSeconds = result.TrainSeconds,
             WallSeconds = wall.Elapsed.TotalSeconds,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
             Parameters = ParameterCounts.Total(model),
             ParametersFormula = Gpt.ExpectedParameters(config),
             SampleTokensPerSecond = o.SampleTokens / Math.Max(1e-9, sampleSeconds),

@@ -61,6 +61,6 @@ public static class Report
         page.Heading("Sample");
         page.Paragraph($"{sample.Length - 1} characters after a newline, temperature {config.Temperature.ToString(inv)}, top-k {config.TopK}, key/value cache.");
         page.Html($"<pre>{WebUtility.HtmlEncode(sample)}</pre>");
-        page.Save(run.File("report.html"), PlotlyJs.Inline);
+        page.Save(run);
     }
 }

@@ -160,7 +160,7 @@ public static class Experiment
             TrainSeconds = result.TrainSeconds,
             WallSeconds = wall.Elapsed.TotalSeconds,
             SamplesPerSecond = double.IsFinite(result.ItemsPerSecond) ? result.ItemsPerSecond : null,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
             Parameters = ParameterCounts.Total(model),
             TrainImages = train.Count,
             TestImages = test.Count,

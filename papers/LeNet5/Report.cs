@@ -89,7 +89,7 @@ public static class Report
             page.Chart(Charts.ImageGrid($"Misclassified test images (true→predicted, confidence): first {wrong.Count}",
                 wrong, test.Height, test.Width, captions, columns: 8));
 
-        page.Save(run.File("report.html"), PlotlyJs.Inline);
+        page.Save(run);
     }
 
     static int ArgMax(ReadOnlySpan<float> v)

@@ -238,7 +238,7 @@ public static class Experiment
             TokensPerSecond = stepsHere > 0 && double.IsFinite(result.ItemsPerSecond) ? result.ItemsPerSecond : null,
             SourcePlusTargetTokensPerSecond = PerSecond(tokensPerBatch + batches.SourceTokens / (double)batches.Count),
             StepsThisProcess = stepsHere,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
             Parameters = ParameterCounts.Total(model),
             VocabSource = corpus.Source.Count,
             VocabTarget = corpus.Target.Count,

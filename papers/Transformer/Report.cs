@@ -98,7 +98,7 @@ public static class Report
             corpus.Test.Pairs[i].Source, Tokenisation.Detokenize(corpus.Test.References[i]), Tokenisation.Detokenize(corpus.Target.Decode(testHyps[i])),
         }).ToArray();
         page.Table(new[] { "German source", "English reference", "translation (this run)" }, rows);
-        page.Save(run.File("report.html"), PlotlyJs.Inline);
+        page.Save(run);
     }
 
     // A test sentence of middling length (8–12 tokens) whose words are all in the vocabulary: readable maps.

@@ -65,8 +65,20 @@ public static class PaperProgram
             if (ctx.Run is { } folder) stdout.WriteLine(folder.Path);
             return ExitCodes.Success;
         }
+        catch (Exception e) when (e is IFailureMessage { ExitCode: ExitCodes.Success })
+        {
+            failed = false;   // a toolkit check (--find-lr, --overfit-batch) that ran instead of training: its result, then the folder
+            if (ctx?.Run is { } folder)
+            {
+                WriteToolkitReport(folder);
+                stdout.WriteLine(OneLine(e.Message));
+                stdout.WriteLine(folder.Path);
+            }
+            return ExitCodes.Success;
+        }
         catch (Exception e) when (e is IFailureMessage f)
         {
+            if (ctx?.Run is { Overfit: not null } folder) WriteToolkitReport(folder);
             stderr.WriteLine($"error: {OneLine(e.Message)}");
             return f.ExitCode;
         }
@@ -158,6 +170,17 @@ public static class PaperProgram
             return null;
         }
         return (options, (RunOptions)common);
+    }
+
+    /// <summary>report.html of a run that was a toolkit check rather than training: the check's curve.</summary>
+    static void WriteToolkitReport(RunFolder run)
+    {
+        try
+        {
+            var page = new PaperLab.Reporting.HtmlPage(run.LrFinder != null ? "Learning-rate range test" : "Overfitting one batch");
+            page.Save(run);
+        }
+        catch (Exception e) when (e is IFailureMessage) { }
     }
 
     /// <summary>"lenet5 (PaperLab 1.0.0); TorchSharp 0.107.0, libtorch 2.10.0; .NET 10.0.x".</summary>

@@ -27,8 +27,20 @@ public sealed record RunOptions
     /// <summary>The paper's tiny preset: seconds of training on real data (what CI runs).</summary>
     public bool Smoke { get; init; }
 
-    /// <summary>The libtorch threads a run uses: --threads, or one per logical core when it is not given.</summary>
-    public int ThreadCount => Threads ?? Environment.ProcessorCount;
+    /// <summary>Watch training: activations, gradients and update ratios per layer, sampled every --diagnose-every steps; findings with remedies at the end.</summary>
+    public bool Diagnose { get; init; }
+
+    /// <summary>Steps between the samples of --diagnose.</summary>
+    [Option(Min = 1, Max = 1_000_000)] public int DiagnoseEvery { get; init; } = 100;
+
+    /// <summary>Instead of training: the learning-rate range test (Smith 2017), one step per rate from 1e-7 up; prints a suggested value.</summary>
+    public bool FindLr { get; init; }
+
+    /// <summary>Instead of training: fit one fixed batch until its loss is near zero, the first check of a model that does not learn.</summary>
+    public bool OverfitBatch { get; init; }
+
+    /// <summary>Time each part of the training step and print where the time goes.</summary>
+    public bool Profile { get; init; }
 
     /// <summary>The option names listed in --allow-change.</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -76,31 +76,15 @@ public static class LearningRateFinder
     /// <exception cref="InvalidOperationException">The very first loss is not finite (nothing to measure against).</exception>
     public static LrFinderResult Run(Func<double, double> step, LrFinderOptions? options = null)
     {
-        var o = options ?? new LrFinderOptions();
-        o.Validate();
-        var lrs = new List<double>();
-        var losses = new List<double>();
-        var smoothed = new List<double>();
-        double average = 0, best = double.PositiveInfinity;
-        bool stopped = false;
-        for (int i = 0; i < o.Steps; i++)
-        {
-            double lr = o.LearningRate(i);
-            double loss = step(lr);
-            if (!double.IsFinite(loss))
-            {
-                if (i == 0) throw new InvalidOperationException($"the first loss of the sweep (learning rate {lr:g3}) is {loss}: the model or the loss is broken before any learning-rate effect");
-                stopped = true;
-                break;
-            }
-            average = o.Smoothing * average + (1 - o.Smoothing) * loss;
-            double debiased = average / (1 - Math.Pow(o.Smoothing, i + 1));
-            lrs.Add(lr);
-            losses.Add(loss);
-            smoothed.Add(debiased);
-            best = Math.Min(best, debiased);
-            if (i > 0 && debiased > o.DivergeFactor * best) { stopped = true; break; }
-        }
+        var sweep = new LrSweep(options);
+        while (sweep.Next() is double lr) sweep.Add(step(lr));
+        return sweep.Result();
+    }
+
+    /// <summary>The result of a finished sweep (see <see cref="LrSweep"/>).</summary>
+    internal static LrFinderResult Result(LrFinderOptions o, List<double> lrs, List<double> losses, List<double> smoothed, bool stopped)
+    {
+        if (lrs.Count == 0) throw new InvalidOperationException("the sweep took no step");
         var (minimum, steepest) = Suggest(lrs, smoothed);
         var (from, to) = Window(lrs.Count);
         double start = smoothed[from], lowest = smoothed.Skip(from).Take(to - from).Min();
@@ -113,7 +97,7 @@ public static class LearningRateFinder
     }
 
     // the points a suggestion may come from: without the first tenth and the last 5, as fast.ai (when enough remain)
-    static (int From, int To) Window(int n)
+    internal static (int From, int To) Window(int n)
     {
         int from = n / 10, to = n - 5;
         return to - from >= 3 ? (from, to) : (0, n);
@@ -153,4 +137,56 @@ public static class LearningRateFinder
         }
         return (learningRates[min], learningRates[steep]);
     }
+}
+
+/// <summary>
+/// The range test one step at a time, for a driver that owns the loop (the shared TrainingLoop's
+/// <c>--find-lr</c>): <see cref="Next"/> gives the learning rate of the next step (null when the sweep is
+/// over), <see cref="Add"/> takes that step's loss, <see cref="Result"/> reads the curve off.
+/// </summary>
+public sealed class LrSweep
+{
+    readonly LrFinderOptions _o;
+    readonly List<double> _lrs = new(), _losses = new(), _smoothed = new();
+    double _average, _best = double.PositiveInfinity;
+    bool _stopped, _done;
+
+    /// <param name="options">The sweep; null: fast.ai's defaults (1e-7 → 10, 100 steps).</param>
+    /// <exception cref="ArgumentException">Bad options.</exception>
+    public LrSweep(LrFinderOptions? options = null)
+    {
+        _o = options ?? new LrFinderOptions();
+        _o.Validate();
+    }
+
+    /// <summary>Steps taken so far.</summary>
+    public int Count => _lrs.Count;
+
+    /// <summary>The learning rate of the next step, or null when the sweep has ended (all steps taken, or diverged).</summary>
+    public double? Next() => _done || _lrs.Count >= _o.Steps ? null : _o.LearningRate(_lrs.Count);
+
+    /// <summary>The loss of the step taken at <see cref="Next"/>'s learning rate.</summary>
+    /// <exception cref="InvalidOperationException">The very first loss is not finite.</exception>
+    public void Add(double loss)
+    {
+        int i = _lrs.Count;
+        double lr = _o.LearningRate(i);
+        if (!double.IsFinite(loss))
+        {
+            if (i == 0) throw new InvalidOperationException($"the first loss of the sweep (learning rate {lr:g3}) is {loss}: the model or the loss is broken before any learning-rate effect");
+            _stopped = _done = true;
+            return;
+        }
+        _average = _o.Smoothing * _average + (1 - _o.Smoothing) * loss;
+        double debiased = _average / (1 - Math.Pow(_o.Smoothing, i + 1));
+        _lrs.Add(lr);
+        _losses.Add(loss);
+        _smoothed.Add(debiased);
+        _best = Math.Min(_best, debiased);
+        if (i > 0 && debiased > _o.DivergeFactor * _best) _stopped = _done = true;
+    }
+
+    /// <summary>The curve and the suggestion.</summary>
+    /// <exception cref="InvalidOperationException">No step was taken.</exception>
+    public LrFinderResult Result() => LearningRateFinder.Result(_o, _lrs, _losses, _smoothed, _stopped);
 }

@@ -101,6 +101,19 @@ public sealed class HtmlPage(string title)
     public void Save(string path, PlotlyJs plotlyJs = PlotlyJs.Inline) => PaperLab.Runs.AtomicFile.WriteAllText(path, ToHtml(plotlyJs));
 
     /// <summary>
+    /// Writes the page as the run's report.html (atomically, plotly.js inline so it opens offline), with the
+    /// sections every run shares: the data report at the top, the toolkit's results at the bottom
+    /// (<see cref="RunSections"/>).
+    /// </summary>
+    /// <exception cref="PaperLab.Runs.FileAccessFailure">The file cannot be written.</exception>
+    public void Save(PaperLab.Runs.RunFolder run)
+    {
+        blocks.InsertRange(0, RunSections.Top(run));
+        RunSections.Bottom(run, this);
+        Save(run.File("report.html"), PlotlyJs.Inline);
+    }
+
+    /// <summary>
     /// One chart fragment made ready for a notebook output cell (VS Code, Jupyter): its script waits for
     /// plotly.js from the CDN before drawing. Like Plotly.NET.Interactive, it loads plotly.js through
     /// require.js where the page has it (Jupyter); otherwise it adds one &lt;script&gt; element per
@@ -148,7 +161,8 @@ public sealed class HtmlPage(string title)
         return chartFragment[..start] + loader + chartFragment[(end + close.Length)..];
     }
 
-    static string Encode(string text) => WebUtility.HtmlEncode(text);
+    /// <summary>HTML-escapes <paramref name="text"/>.</summary>
+    public static string Encode(string text) => WebUtility.HtmlEncode(text);
 
     // a literal "</script" inside the inlined source would end the <script> element early
     static string EscapeScript(string js) => js.Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);

@@ -7,7 +7,11 @@ namespace PaperLab.Runs;
 /// <summary>Who a paper is: its short name (run folders, checkpoints) and its title (--help, reports).</summary>
 /// <param name="Name">Short name, e.g. "lenet5".</param>
 /// <param name="Title">One line, e.g. "LeNet-5 (LeCun et al. 1998) on MNIST or Fashion-MNIST".</param>
-public sealed record PaperInfo(string Name, string Title);
+/// <param name="DefaultThreads">
+/// libtorch threads when --threads is not given; null: one per logical core. A paper of many tiny steps
+/// (reinforcement learning) runs faster on one.
+/// </param>
+public sealed record PaperInfo(string Name, string Title, int? DefaultThreads = null);
 
 /// <summary>
 /// One invocation of a paper's experiment: the common options, where progress goes, the Ctrl-C signal,
@@ -30,6 +34,8 @@ public sealed class RunContext
     public object? Options { get; private set; }
     /// <summary>Requested by Ctrl-C (or <see cref="RequestStop"/>): the training loop stops at the next step boundary, writing a checkpoint.</summary>
     public CancellationToken StopRequested => _stop.Token;
+    /// <summary>libtorch threads of this run: --threads, else the paper's default, else one per logical core.</summary>
+    public int Threads => Common.Threads ?? Paper.DefaultThreads ?? Environment.ProcessorCount;
     /// <summary>For tests and chunked training: behave as if Ctrl-C came right after this many steps.</summary>
     public long? StopAfterStep { get; init; }
 
@@ -41,7 +47,8 @@ public sealed class RunContext
         Paper = paper;
         Common = common;
         Progress = progress ?? TrainingProgress.ForConsole();
-        torch.set_num_threads(common.ThreadCount);
+        torch.set_num_threads(Threads);
+        PaperLab.Torch.TorchRuntime.RetainFreedMemory();
     }
 
     /// <summary>Asks the training loop to stop at the next step boundary (Ctrl-C does this).</summary>
@@ -62,7 +69,7 @@ public sealed class RunContext
         bool resumingHere = resume != null && Path.GetFullPath(Path.GetDirectoryName(resume)!) == Path.GetFullPath(path);
         Run = RunFolder.Open(path, resuming: resumingHere);
         Options = options;
-        Run.WriteConfig(Paper.Name, options, Common, data, Common.ThreadCount, resume);
+        Run.WriteConfig(Paper.Name, options, Common, data, Threads, resume);
         return Run;
     }
 

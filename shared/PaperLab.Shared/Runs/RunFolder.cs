@@ -42,6 +42,19 @@ public sealed class RunFolder : IDisposable
     /// <summary>True once a training step has completed in this process (a failure after that keeps the folder).</summary>
     public bool Started { get; internal set; }
 
+    /// <summary>What --diagnose saw (summary.json's <c>diagnostics</c>, a section of report.html); null without it.</summary>
+    public PaperLab.Diagnostics.DiagnosticsReport? Diagnostics { get; internal set; }
+    /// <summary>Where the time went (--profile; summary.json's <c>profile</c>, a section of report.html); null without it.</summary>
+    public PaperLab.Training.ProfileReport? Profile { get; internal set; }
+    /// <summary>The learning-rate range test of --find-lr; null without it.</summary>
+    public PaperLab.Diagnostics.LrFinderResult? LrFinder { get; internal set; }
+    /// <summary>The overfit-one-batch check of --overfit-batch; null without it.</summary>
+    public PaperLab.Diagnostics.OverfitResult? Overfit { get; internal set; }
+    /// <summary>The data report (your own data): text printed before training and shown at the top of report.html; null if none.</summary>
+    public string? DataReport { get; set; }
+    /// <summary>PNG of sample images per class, for the top of report.html; null if none.</summary>
+    public byte[]? DataSamplesPng { get; set; }
+
     RunFolder(string path, bool created, FileStream lockFile, bool resuming)
     {
         Path = path;
@@ -126,8 +139,9 @@ public sealed class RunFolder : IDisposable
     public void WriteJson(string name, object value, JsonSerializerOptions? options = null) =>
         AtomicFile.WriteAllText(File(name), JsonSerializer.Serialize(value, value.GetType(), options ?? Json));
 
-    /// <summary>Writes summary.json (snake_case keys, atomically).</summary>
-    public void WriteSummary(RunSummary summary) => WriteJson("summary.json", summary, SnakeCase);
+    /// <summary>Writes summary.json (snake_case keys, atomically), with the toolkit's findings and profile when they ran.</summary>
+    public void WriteSummary(RunSummary summary) =>
+        WriteJson("summary.json", summary with { Diagnostics = Diagnostics?.Findings, Profile = Profile }, SnakeCase);
 
     /// <summary>
     /// Writes config.json: the resolved hyperparameters, the common options, the data used (folder and

@@ -34,4 +34,10 @@ public abstract record RunSummary
     public int Threads { get; init; }
     /// <summary>Trainable parameters of the model.</summary>
     public long Parameters { get; init; }
+    /// <summary>What --diagnose found (empty: nothing looked wrong); absent without --diagnose.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<PaperLab.Diagnostics.Finding>? Diagnostics { get; init; }
+    /// <summary>Where the time went (--profile); absent without it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public PaperLab.Training.ProfileReport? Profile { get; init; }
 }

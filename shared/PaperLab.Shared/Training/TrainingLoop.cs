@@ -23,6 +23,15 @@ public sealed record LoopSettings
     public long ItemsPerStep { get; init; } = 1;
     /// <summary>What <see cref="ItemsPerStep"/> counts, as progress lines name it: "samples" or "tokens".</summary>
     public string ItemName { get; init; } = "samples";
+    /// <summary>
+    /// A step trains on the batch its index selects (true for supervised papers). False where a step is not a
+    /// batch (an environment step of RL): --find-lr and --overfit-batch then do not apply.
+    /// </summary>
+    public bool FixedBatch { get; init; } = true;
+    /// <summary>The loss --overfit-batch must reach on its one batch ("near zero"; a loss with a floor needs its own).</summary>
+    public double OverfitTarget { get; init; } = 0.01;
+    /// <summary>The updates --overfit-batch may take before it gives up.</summary>
+    public int OverfitSteps { get; init; } = 500;
 }
 
 /// <summary>What a training loop measured.</summary>
@@ -49,6 +58,13 @@ public sealed class NonFiniteLossException(long step, double loss, string? lastC
 
 /// <summary>Training diverged while staying finite, or an evaluation was not finite: stopped, the last good checkpoint kept.</summary>
 public sealed class DivergedException(string message) : Exception(message), IFailureMessage;
+
+/// <summary>A toolkit check (--find-lr, --overfit-batch) finished instead of a training run: exit 0 with its result in one line.</summary>
+public sealed class ToolkitCheckCompleted(string message) : Exception(message), IFailureMessage
+{
+    /// <inheritdoc/>
+    public int ExitCode => ExitCodes.Success;
+}
 
 /// <summary>The run was stopped (Ctrl-C) at a step boundary after writing a checkpoint; exit 130.</summary>
 public sealed class RunInterruptedException(long step, string checkpoint)
@@ -103,6 +119,13 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
     TrainingResult? _result;
 
     /// <summary>
+    /// The learning rate of a from-scratch optimizer (not a TorchSharp one), as a function of the step: the
+    /// loop hands it to the body as <see cref="TrainingStep.LearningRate"/>, which the body applies itself
+    /// (<c>optimizer.LearningRate = step.LearningRate</c>). The toolkit's modes override it (--find-lr sweeps it).
+    /// </summary>
+    public Func<long, double>? Schedule { get; set; }
+
+    /// <summary>
     /// Called at each evaluation with the step count; returns named metrics such as "val/loss" (split before
     /// the slash). Runs with every registered module in eval mode, under no_grad.
     /// </summary>
@@ -150,13 +173,48 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
         _parts.Add((name, part));
     }
 
-    /// <summary>The learning rate of the first registered optimizer's first group.</summary>
-    public double LearningRate => _optimizers.Count == 0 ? double.NaN : _optimizers[0].Optimizer.ParamGroups.First().LearningRate;
+    /// <summary>The learning rate of the first registered optimizer's first group (or of <see cref="Schedule"/> at step 0).</summary>
+    public double LearningRate => _optimizers.Count > 0 ? _optimizers[0].Optimizer.ParamGroups.First().LearningRate : Schedule?.Invoke(0) ?? double.NaN;
+
+    /// <summary>Sets every registered TorchSharp optimizer's groups to the learning rate of <paramref name="step"/> (or to <paramref name="fixedLr"/>) and returns the rate the step uses.</summary>
+    double SetLearningRates(long step, double? fixedLr = null)
+    {
+        foreach (var (optimizer, lr) in _optimizers)
+            if (fixedLr is double f) foreach (var group in optimizer.ParamGroups) group.LearningRate = f;
+            else if (lr != null) foreach (var group in optimizer.ParamGroups) group.LearningRate = lr(step);
+        if (fixedLr is double rate) return rate;
+        if (_optimizers.Count > 0) return _optimizers[0].Optimizer.ParamGroups.First().LearningRate;
+        return Schedule?.Invoke(step) ?? double.NaN;
+    }
+
+    /// <summary>The largest learning rate of the schedule over the run (what --overfit-batch trains at).</summary>
+    double PeakLearningRate()
+    {
+        Func<long, double>? f = _optimizers.Select(o => o.Lr).FirstOrDefault(l => l != null) ?? Schedule;
+        if (f is null) return LearningRate;
+        long total = Math.Max(1, _settings.TotalSteps);
+        return Enumerable.Range(0, 201).Select(i => f(total * i / 200)).Where(double.IsFinite).DefaultIfEmpty(LearningRate).Max();
+    }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>Runs the loop; each element is one step for the paper's body to perform.</summary>
+    /// <remarks>
+    /// With --find-lr or --overfit-batch the steps are those of the toolkit's check instead of training
+    /// (<see cref="ToolkitCheckCompleted"/> ends the run); with --diagnose and --profile, training is
+    /// observed as it runs.
+    /// </remarks>
     public IEnumerator<TrainingStep> GetEnumerator()
+    {
+        var c = _ctx.Common;
+        if ((c.FindLr || c.OverfitBatch) && !_settings.FixedBatch)
+            throw new UsageException($"--{(c.FindLr ? "find-lr" : "overfit-batch")} does not apply to {_ctx.Paper.Name}: its steps are not batches of training data");
+        if (c.FindLr && c.OverfitBatch) throw new UsageException("give --find-lr or --overfit-batch, not both");
+        if ((c.FindLr || c.OverfitBatch) && c.Resume != null) throw new UsageException($"--{(c.FindLr ? "find-lr" : "overfit-batch")} starts from fresh weights; leave out --resume");
+        return c.FindLr ? FindLearningRate() : c.OverfitBatch ? OverfitOneBatch() : Train();
+    }
+
+    IEnumerator<TrainingStep> Train()
     {
         long total = _settings.TotalSteps;
         var resumed = _ctx.Common.Resume is null ? null : Resume(RunContext.ResumePath(_ctx.Common.Resume), total);
@@ -172,22 +230,32 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
         double? firstLogged = resumed?.FirstLoggedLoss;
         IReadOnlyDictionary<string, double> lastEval = new Dictionary<string, double>();
         foreach (var (name, part) in _parts) if (part is nn.Module m) m.train();
+        var model = _parts.Select(p => p.Part).OfType<nn.Module>().FirstOrDefault();
+        using var diagnostics = _ctx.Common.Diagnose && model != null
+            ? new PaperLab.Diagnostics.TrainingDiagnostics(model, PaperLab.Diagnostics.DiagnosticsOptions.ForRun(total - step, every: Math.Max(1, _ctx.Common.DiagnoseEvery)))
+            : null;
+        var profile = _ctx.Common.Profile ? new StepProfile() : null;
 
         progress.Start(total, step);
         try
         {
             while (step < total)
             {
-                foreach (var (optimizer, lr) in _optimizers)
-                    if (lr != null) foreach (var group in optimizer.ParamGroups) group.LearningRate = lr(step);
+                profile?.Begin();
+                double rate = SetLearningRates(step);
                 random.manual_seed(BatchLoader.Mix(_ctx.Common.Seed, step));
-                var current = new TrainingStep(step, _settings.StepsPerEpoch, LearningRate, _settings.ItemsPerStep, lastCheckpoint, _run.Metrics);
+                var current = new TrainingStep(step, _settings.StepsPerEpoch, rate, _settings.ItemsPerStep, lastCheckpoint, _run.Metrics);
+                diagnostics?.BeginStep(step);
+                profile?.Lap(StepProfile.Setup);
                 throughput.Start();
                 using (var scope = NewDisposeScope())
                 {
                     yield return current;
                 }
                 throughput.Stop();
+                profile?.EndBody(current.RecordedAt);
+                diagnostics?.EndStep(current.Loss);
+                if (diagnostics != null) profile?.Lap(StepProfile.Diagnostics);
                 step++;
                 _run.Started = true;
                 throughput.Add(current.Items);
@@ -213,6 +281,7 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
                             (lastCheckpoint != null ? $"the last good checkpoint {lastCheckpoint} is kept" : "no checkpoint was written") + ". Try a lower learning rate.");
                 }
                 else progress.Tick(step);
+                profile?.Lap(StepProfile.Logging);
 
                 bool epochEnd = _settings.StepsPerEpoch > 0 && step % _settings.StepsPerEpoch == 0;
                 bool evalDue = last || (_settings.EvalEvery > 0 ? step % _settings.EvalEvery == 0 : epochEnd);
@@ -226,12 +295,15 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
                     var proc = System.Diagnostics.Process.GetCurrentProcess();
                     _run.Metrics.Log(step, "process", "rss_mib", proc.WorkingSet64 / (1024.0 * 1024.0));
                     _run.Metrics.Log(step, "process", "managed_heap_mib", GC.GetGCMemoryInfo().HeapSizeBytes / (1024.0 * 1024.0));
+                    profile?.Lap(StepProfile.Evaluation);
                 }
                 if (evalDue || stop)
                 {
                     WriteCheckpoint(step, last ? step : _settings.TotalSteps, priorSeconds + throughput.Seconds, items, new LossWindow(window.Sum, window.Count), firstLogged);
                     lastCheckpoint = CheckpointPath;
+                    profile?.Lap(StepProfile.Checkpoint);
                 }
+                profile?.End();
                 if (stop && !last) throw new RunInterruptedException(step, CheckpointPath);
             }
         }
@@ -240,6 +312,86 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
             progress.Stop();
         }
         _result = new TrainingResult(step, startStep, priorSeconds + throughput.Seconds, throughput.Seconds > 0 ? throughput.PerSecond : double.NaN, _losses, lastEval);
+        if (diagnostics != null)
+        {
+            var report = diagnostics.Report();
+            _run.Diagnostics = report;
+            _run.WriteJson("diagnostics.json", report, RunFolder.SnakeCase);
+            var findings = report.Findings;
+            _ctx.Progress.Line(findings.Count == 0
+                ? "diagnostics: nothing looks wrong (activations, gradients and update ratios sampled every " + report.Every + " steps)"
+                : $"diagnostics: {findings.Count} finding(s)" + string.Concat(findings.Select(f => $"\n  {f.Severity} {f.Layer}: {f.What} — {f.Remedy}")));
+        }
+        if (profile != null)
+        {
+            _run.Profile = profile.Report(step - startStep);
+            foreach (var line in _run.Profile.Lines()) _ctx.Progress.Line(line);
+        }
+    }
+
+    /// <summary>--find-lr: the learning-rate range test (Smith 2017 §3.3, fast.ai's lr_find) on successive batches, then the end of the run.</summary>
+    IEnumerator<TrainingStep> FindLearningRate()
+    {
+        var sweep = new PaperLab.Diagnostics.LrSweep();
+        foreach (var (_, part) in _parts) if (part is nn.Module m) m.train();
+        _ctx.Progress.Line("learning-rate range test: one training step per learning rate, from 1e-7 up by a constant factor, until the loss diverges");
+        long i = 0;
+        while (sweep.Next() is double lr)
+        {
+            SetLearningRates(i, fixedLr: lr);
+            random.manual_seed(BatchLoader.Mix(_ctx.Common.Seed, i));
+            var current = new TrainingStep(i, _settings.StepsPerEpoch, lr, _settings.ItemsPerStep, null, _run.Metrics) { TolerateNonFinite = true };
+            using (var scope = NewDisposeScope())
+            {
+                yield return current;
+            }
+            _run.Started = true;
+            sweep.Add(current.Loss ?? double.NaN);
+            _run.Metrics.Log(i + 1, "lr_find", "loss", current.Loss ?? double.NaN);
+            _run.Metrics.Log(i + 1, "lr_find", "lr", lr);
+            i++;
+        }
+        var result = sweep.Result();
+        _run.LrFinder = result;
+        _run.WriteJson("summary.json", new { paper = _ctx.Paper.Name, mode = "find-lr", suggested_lr = result.SuggestedLr, lr_find = result }, RunFolder.SnakeCase);
+        throw new ToolkitCheckCompleted($"suggested learning rate {result.SuggestedLr:g3} ({result.Rule}; steepest fall at {result.SteepestLr:g3}, " +
+                                        $"{result.LearningRates.Length} steps{(result.StoppedEarly ? ", stopped when the loss diverged" : "")})" +
+                                        (result.Note is { } note ? $"; note: {note}" : "") + ". The curve is in report.html and summary.json; no training followed.");
+    }
+
+    /// <summary>--overfit-batch: the same batch (the one of step 0) again and again at the schedule's peak rate until its loss is near zero.</summary>
+    IEnumerator<TrainingStep> OverfitOneBatch()
+    {
+        double lr = PeakLearningRate();
+        foreach (var (_, part) in _parts) if (part is nn.Module m) m.train();
+        _ctx.Progress.Line($"overfitting one batch: the batch of step 0, learning rate {lr:g3}, until the loss is at most {_settings.OverfitTarget:g3} (at most {_settings.OverfitSteps} updates)");
+        var losses = new List<double>();
+        PaperLab.Diagnostics.OverfitResult? result = null;
+        for (int i = 0; i <= _settings.OverfitSteps; i++)
+        {
+            SetLearningRates(0, fixedLr: lr);
+            random.manual_seed(BatchLoader.Mix(_ctx.Common.Seed, 0));   // the same dropout masks and noise every time: one fixed batch
+            var current = new TrainingStep(0, _settings.StepsPerEpoch, lr, _settings.ItemsPerStep, null, _run.Metrics) { TolerateNonFinite = true };
+            using (var scope = NewDisposeScope())
+            {
+                yield return current;
+            }
+            _run.Started = true;
+            double loss = current.Loss ?? double.NaN;
+            losses.Add(loss);
+            _run.Metrics.Log(i + 1, "overfit", "loss", loss);
+            if (i % 50 == 0) _ctx.Progress.Line($"  update {i,4}: loss {loss:g4}");
+            if (loss <= _settings.OverfitTarget) { result = new(true, i, losses[0], loss, [.. losses], null); break; }
+            if (!double.IsFinite(loss)) break;
+        }
+        result ??= new(false, losses.Count - 1, losses[0], losses[^1], [.. losses], PaperLab.Diagnostics.OverfitOneBatch.Diagnose(losses, _settings.OverfitTarget));
+        _run.Overfit = result;
+        _run.WriteJson("summary.json", new { paper = _ctx.Paper.Name, mode = "overfit-batch", overfit_steps = result.Reached ? result.Steps : (int?)null, overfit = result }, RunFolder.SnakeCase);
+        if (!result.Reached)
+            throw new RunFailureException($"could not overfit one batch: the loss went from {result.InitialLoss:g4} to {result.FinalLoss:g4} in {result.Steps} updates " +
+                                          $"(target {_settings.OverfitTarget:g3}). {result.Diagnosis}");
+        throw new ToolkitCheckCompleted($"overfitted one batch in {result.Steps} updates: loss {result.InitialLoss:g4} → {result.FinalLoss:g4} (target {_settings.OverfitTarget:g3}). " +
+                                        "The model, loss and optimizer can learn; the curve is in report.html and summary.json; no training followed.");
     }
 
     IReadOnlyDictionary<string, double> RunEvaluation(long step)
@@ -374,11 +526,18 @@ public sealed class TrainingStep
     /// <exception cref="NonFiniteLossException">The loss is NaN or infinite.</exception>
     public double Record(double loss, long? items = null)
     {
-        if (!double.IsFinite(loss)) throw new NonFiniteLossException(Index, loss, _lastCheckpoint);
+        RecordedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (!double.IsFinite(loss) && !TolerateNonFinite) throw new NonFiniteLossException(Index, loss, _lastCheckpoint);
         Loss = loss;
         if (items is long n) Items = n;
         return loss;
     }
+
+    /// <summary>When <see cref="Record(double, long?)"/> was called (Stopwatch ticks), for --profile; 0 if not.</summary>
+    internal long RecordedAt { get; private set; }
+
+    /// <summary>The toolkit's checks record a non-finite loss instead of stopping (the range test ends on it).</summary>
+    internal bool TolerateNonFinite { get; init; }
 
     /// <summary>Logs a metric of this step to metrics.csv (e.g. an episode's return: <c>step.Log("episode", "return", 187)</c>).</summary>
     /// <param name="split">The row's split ("episode", "train", …).</param>

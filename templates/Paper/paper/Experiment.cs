@@ -112,7 +112,7 @@ public static class Experiment
             Steps = result.Steps,
             TrainSeconds = result.TrainSeconds,
             WallSeconds = wall.Elapsed.TotalSeconds,
-            Threads = ctx.Common.ThreadCount,
+            Threads = ctx.Threads,
             Parameters = ParameterCounts.Total(model),
         };
         run.WriteSummary(summary);
@@ -126,7 +126,7 @@ public static class Experiment
         });
         var (steps, losses) = run.Metrics.Series("train", "loss");
         page.Chart(Charts.Line("Training loss", "optimizer step", "cross-entropy (nats)", new[] { new Series("train (running mean)", steps, losses) }));
-        page.Save(run.File("report.html"));
+        page.Save(run);
         ctx.Progress.Line($"test error {summary.TestError:P2} (published {summary.Published.Value:P2}; majority class {1 - summary.MajorityAccuracy:P2})");
         return summary;
     }
