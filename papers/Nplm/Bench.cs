@@ -29,12 +29,12 @@ public static class NplmBench
     /// <param name="threads">libtorch threads.</param>
     /// <param name="steps">Timed steps.</param>
     /// <param name="warmup">Untimed steps first.</param>
-    /// <param name="retainFreedMemory">Apply <see cref="MallocTuning.RetainFreedMemory"/> first (the twin does the same).</param>
+    /// <param name="retainFreedMemory">Apply <see cref="PaperLab.Torch.TorchRuntime.RetainFreedMemory"/> first (the twin does the same).</param>
     /// <returns>The printed measurements.</returns>
     public static Dictionary<string, object> Run(NplmConfig config, int batchSize = 256, int threads = 1, int steps = 50, int warmup = 5,
                                                  bool retainFreedMemory = true)
     {
-        bool retained = retainFreedMemory && MallocTuning.RetainFreedMemory();
+        bool retained = retainFreedMemory && PaperLab.Torch.TorchRuntime.RetainFreedMemory();
         TorchSharp.torch.set_num_threads(threads);
         manual_seed(0);
         using var model = new Nplm(config);

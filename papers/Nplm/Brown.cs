@@ -218,7 +218,7 @@ public static class BrownCorpus
         var candidates = new List<(string Origin, string Dir)>();
         if (!string.IsNullOrWhiteSpace(dataDir)) candidates.AddRange([("--data", Path.Combine(dataDir, "brown")), ("--data", dataDir)]);
         if (options.GetEnvironmentVariable(LocatorOptions.DataVariable) is { Length: > 0 } env) candidates.Add((LocatorOptions.DataVariable, Path.Combine(env, "brown")));
-        if ((options.RepoRoot ?? DatasetLocator.FindRepoRoot()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "brown")));
+        if ((options.RepoRoot ?? PaperLab.Runs.Repository.Root()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "brown")));
         foreach (var (origin, dir) in candidates)
         {
             string full = Path.GetFullPath(dir);

@@ -75,7 +75,7 @@ public sealed class NamesData
             candidates.AddRange([("--data", path), ("--data", Path.Combine(path, "names.txt")), ("--data", Path.Combine(path, "names", "names.txt"))]);
         if (options.GetEnvironmentVariable(LocatorOptions.DataVariable) is { Length: > 0 } env)
             candidates.Add((LocatorOptions.DataVariable, Path.Combine(env, "names", "names.txt")));
-        if ((options.RepoRoot ?? DatasetLocator.FindRepoRoot()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "names", "names.txt")));
+        if ((options.RepoRoot ?? PaperLab.Runs.Repository.Root()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "names", "names.txt")));
         foreach (var (_, file) in candidates)
             if (File.Exists(file)) return Path.GetFullPath(file);
         var tried = candidates.Select(c => $"{c.Origin} {Path.GetFullPath(c.File)}: does not exist").ToList();

@@ -2,11 +2,6 @@ using PaperLab.Data;
 
 namespace PaperLab.Papers.Transformer;
 
-/// <summary>One sentence and its translation, as raw text.</summary>
-/// <param name="Source">The sentence to translate.</param>
-/// <param name="Target">Its reference translation.</param>
-public sealed record TranslationPair(string Source, string Target);
-
 /// <summary>
 /// Parallel corpora stored as one file per language with one sentence per line, line i of each file
 /// being translations of each other (Multi30k's <c>train.de</c> / <c>train.en</c>, plain or gzip-compressed).

@@ -246,16 +246,6 @@ public class GptTests(ShakespeareFixture shakespeare)
     }
 
     [Fact]
-    public void A_context_longer_than_the_text_is_a_usage_error()
-    {
-        using var dir = new TempDir();
-        var (exit, err) = PaperMain.Run(Experiment.Main, new[] { "--block-size", "4000", "--batch-size", "1", "--data", shakespeare.Dir, "--out", dir.File("run") });
-        Assert.Equal(2, exit);
-        Assert.Contains("--block-size 4000", err);
-        Assert.False(Directory.Exists(dir.File("run")));
-    }
-
-    [Fact]
     public void Bad_model_shapes_are_rejected_with_the_field_named()
     {
         var e = Assert.Throws<ArgumentException>(() => new Gpt(Tiny with { NHead = 3 }));

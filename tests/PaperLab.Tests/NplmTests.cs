@@ -213,7 +213,7 @@ public class NplmTests
             var b = ones(10_000_000);
             var c = a * 2;
         }
-        Assert.True(MallocTuning.RetainFreedMemory(), "mallopt is glibc's: this test expects Linux with glibc");
+        Assert.True(PaperLab.Torch.TorchRuntime.RetainFreedMemory(), "mallopt is glibc's: this test expects Linux with glibc");
         Step();
         long before = MinorFaults();
         for (int i = 0; i < 10; i++) Step();

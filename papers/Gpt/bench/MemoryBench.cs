@@ -141,8 +141,8 @@ public static class MemoryBench
 
         TrainingStep();   // warm-up: gradients, AdamW state, libtorch's one-time allocations
         GC.Collect();
-        long before = ProcStatusKiB("VmRSS");
-        bool reset = ResetPeak();
+        bool reset = ResetPeak();                 // VmHWM := the resident size now
+        long before = ProcStatusKiB("VmRSS");     // read after the reset, so the peak below is never below it
         ForwardBackward();
         long peak = ProcStatusKiB("VmHWM");
 

@@ -8,7 +8,7 @@ random word ids (throughput does not depend on the text). The default shape is T
 h 100, no direct connections) over the Brown vocabulary built here (17,907 words).
 
 glibc's malloc would return the large logits buffers to the kernel after every step; like the C# side
-(MallocTuning.RetainFreedMemory) this keeps freed memory in the process unless --no-retain is given.
+(PaperLab.Torch.TorchRuntime.RetainFreedMemory) this keeps freed memory in the process unless --no-retain is given.
 
 Run with Debian's python3-torch and OpenBLAS (the package links the reference BLAS otherwise):
 
@@ -56,7 +56,7 @@ class NPLM(nn.Module):
 
 
 def retain_freed_memory():
-    """mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, 2^31 - 1), as MallocTuning.RetainFreedMemory."""
+    """mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, 2^31 - 1), as PaperLab.Torch.TorchRuntime.RetainFreedMemory."""
     libc = ctypes.CDLL("libc.so.6")
     return libc.mallopt(-4, 0) == 1 and libc.mallopt(-1, 2**31 - 1) == 1
 
