@@ -187,7 +187,8 @@ public static class Streams
 public static class Experiment
 {
     /// <summary>The paper, for run folders and --help.</summary>
-    public static readonly PaperInfo Paper = new("dqn", "DQN (Mnih et al. 2015) and REINFORCE with a baseline (Williams 1992) on CartPole-v1 written from its equations");
+    public static readonly PaperInfo Paper = new("dqn", "DQN (Mnih et al. 2015) and REINFORCE with a baseline (Williams 1992) on CartPole-v1 written from its equations",
+                                                DefaultThreads: 1);   // networks of a few thousand weights: a second libtorch thread only waits (README)
 
     /// <summary>What "solved" means for CartPole-v1, the figure a run is compared with.</summary>
     public static readonly Published SolvedThreshold = new("final_mean_return", CartPole.SolvedReturn,
