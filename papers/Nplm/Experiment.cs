@@ -167,9 +167,9 @@ public static class Experiment
     public static readonly PaperInfo Paper = new("nplm", "A Neural Probabilistic Language Model (Bengio et al. 2003) on the Brown corpus, or makemore's character MLP on names");
 
     /// <summary>The figure compared with, per preset.</summary>
-    public static PaperLab.Runs.Published PublishedFor(string preset) => preset == "names"
-        ? new("valid_loss", Published.MakemoreMlpDevLoss, "makemore (Karpathy), lecture part 2: the character MLP (block 3, embedding 10, hidden 200) on names.txt, dev loss 2.17; our dev names are another 10% (shuffled with System.Random(42))")
-        : new("mix_test_perplexity", Published.BestMlp.Test, "Bengio et al. 2003, Table 1, MLP10: n 5, h 100, m 30, no direct connections, mixed 0.5/0.5 with an interpolated trigram, Brown test perplexity 252 (the best n-gram, class-based back-off with 500 classes: 312)");
+    public static Published PublishedFor(string preset) => preset == "names"
+        ? new("valid_loss", PublishedNumbers.MakemoreMlpDevLoss, "makemore (Karpathy), lecture part 2: the character MLP (block 3, embedding 10, hidden 200) on names.txt, dev loss 2.17; our dev names are another 10% (shuffled with System.Random(42))")
+        : new("mix_test_perplexity", PublishedNumbers.BestMlp.Test, "Bengio et al. 2003, Table 1, MLP10: n 5, h 100, m 30, no direct connections, mixed 0.5/0.5 with an interpolated trigram, Brown test perplexity 252 (the best n-gram, class-based back-off with 500 classes: 312)");
 
     /// <summary>Parses the command line, runs, prints the run folder last. Exit 0, 1 (failure), 2 (usage), 130 (Ctrl-C).</summary>
     public static int Main(string[] args) => PaperProgram.Main<NplmOptions>(args, Paper, NplmOptions.Defaults, Run);
@@ -276,14 +276,14 @@ public static class Experiment
             ValidExamples = data.Valid.Count,
             TestExamples = data.Test.Count,
             GeneratedNames = names,
-            Table1 = o.Preset == "brown" ? Published.Table1 : null,
+            Table1 = o.Preset == "brown" ? PublishedNumbers.Table1 : null,
         };
         run.WriteSummary(summary);
         NplmReport.Write(run, summary, model, data);
         ctx.Progress.Line(o.Preset == "names"
-            ? $"dev loss {summary.ValidLoss:F4} (makemore {Published.MakemoreMlpDevLoss}), test {summary.TestLoss:F4}; Kneser-Ney trigram {summary.KneserNeyTrigram.ValidLoss:F4}, unigram {unigram.ValidLoss:F4}"
-            : $"test perplexity: network {summary.TestPerplexity:F1} (MLP9 {Published.BestUnmixedMlp.Test}), mixed with the trigram {summary.MixTestPerplexity:F1} (MLP10 {Published.BestMlp.Test}), " +
-              $"our Kneser-Ney trigram {summary.KneserNeyTrigram.TestPerplexity:F1} (paper {Published.KneserNeyTrigram.Test}), unigram {unigram.TestPerplexity:F1}");
+            ? $"dev loss {summary.ValidLoss:F4} (makemore {PublishedNumbers.MakemoreMlpDevLoss}), test {summary.TestLoss:F4}; Kneser-Ney trigram {summary.KneserNeyTrigram.ValidLoss:F4}, unigram {unigram.ValidLoss:F4}"
+            : $"test perplexity: network {summary.TestPerplexity:F1} (MLP9 {PublishedNumbers.BestUnmixedMlp.Test}), mixed with the trigram {summary.MixTestPerplexity:F1} (MLP10 {PublishedNumbers.BestMlp.Test}), " +
+              $"our Kneser-Ney trigram {summary.KneserNeyTrigram.TestPerplexity:F1} (paper {PublishedNumbers.KneserNeyTrigram.Test}), unigram {unigram.TestPerplexity:F1}");
         return summary;
     }
 

@@ -29,8 +29,8 @@ public static class NplmReport
                 new[] { s.KneserNeyTrigram.Name, $"{s.KneserNeyTrigram.ValidLoss:F4}", $"{s.KneserNeyTrigram.TestLoss:F4}", "this run" },
                 new[] { s.Unigram.Name, $"{s.Unigram.ValidLoss:F4}", $"{s.Unigram.TestLoss:F4}", "this run" },
                 new[] { "uniform over 27 characters", $"{s.UniformLoss:F4}", $"{s.UniformLoss:F4}", "ln 27" },
-                new[] { "makemore's MLP", $"{Published.MakemoreMlpDevLoss}", "", s.Published.Source },
-                new[] { "makemore's bigram counts", $"{Published.MakemoreBigramLoss}", "", "makemore, lecture part 1" },
+                new[] { "makemore's MLP", $"{PublishedNumbers.MakemoreMlpDevLoss}", "", s.Published.Source },
+                new[] { "makemore's bigram counts", $"{PublishedNumbers.MakemoreBigramLoss}", "", "makemore, lecture part 1" },
             });
         }
         else
@@ -44,7 +44,7 @@ public static class NplmReport
                 new[] { s.KneserNeyTrigram.Name, $"{s.KneserNeyTrigram.ValidPerplexity:F1}", $"{s.KneserNeyTrigram.TestPerplexity:F1}", "this run" },
                 new[] { s.Unigram.Name, $"{s.Unigram.ValidPerplexity:F1}", $"{s.Unigram.TestPerplexity:F1}", "this run" },
             };
-            foreach (var r in Published.Table1)
+            foreach (var r in PublishedNumbers.Table1)
             {
                 string shape = r.Hidden is int h ? $" (n {r.N}, h {h}, m {r.Features}{(r.Direct == true ? ", direct" : "")}{(r.Mix == true ? ", mix" : "")})"
                              : r.Classes is int c ? $" (n {r.N}, {c} classes)" : $" (n {r.N})";

@@ -23,7 +23,7 @@ public class NplmExperimentTests
         Assert.Equal(NamesData.VocabSize, s.VocabSize);
         Assert.Equal(Math.Log(27), s.UniformLoss, 12);
         Assert.True(s.ValidLoss < s.Unigram.ValidLoss - 0.3, $"dev loss {s.ValidLoss:F3}, unigram {s.Unigram.ValidLoss:F3}");
-        Assert.True(s.ValidLoss < Published.MakemoreBigramLoss, $"dev loss {s.ValidLoss:F3} after 3,000 updates, makemore's bigram counts {Published.MakemoreBigramLoss}");
+        Assert.True(s.ValidLoss < PublishedNumbers.MakemoreBigramLoss, $"dev loss {s.ValidLoss:F3} after 3,000 updates, makemore's bigram counts {PublishedNumbers.MakemoreBigramLoss}");
         Assert.InRange(s.KneserNeyTrigram.ValidLoss, 2.0, 2.45);          // a trigram of characters: between the bigram and the MLP
         Assert.Equal(Math.Exp(s.TestLoss), s.TestPerplexity, 9);
         Assert.Equal("valid_loss", s.Published.Metric);
