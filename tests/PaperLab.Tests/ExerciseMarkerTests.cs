@@ -104,7 +104,8 @@ public class ExerciseMarkerTests
     {
         var region = Markers.Parse(Source, "Demo.cs")[0];
         var exercise = new Exercise("Demo", "demo-twice", ["Tests.Op(op: \"mul\"", "Tests.Other"], region);
-        Assert.Equal("DisplayName~Tests.Op\\(op: \"mul\"|DisplayName~Tests.Other", Catalog.Filter([exercise]));
+        Assert.Equal("FullyQualifiedName~Tests.Op|FullyQualifiedName~Tests.Other", Catalog.Filter([exercise]));
+        Assert.Equal("a\\(b\\)\\|c\\&d\\=e\\!f\\~g", Catalog.EscapeFilterValue("a(b)|c&d=e!f~g"));
         Assert.True(Catalog.Covers(exercise, "PaperLab.Tests.Op(op: \"mul\", type: \"float64\")"));
         Assert.False(Catalog.Covers(exercise, "PaperLab.Tests.Op(op: \"mul_broadcast\", type: \"float64\")"));
     }

@@ -95,9 +95,12 @@ public static class Catalog
         return exercises;
     }
 
-    /// <summary>The dotnet test filter selecting the tests of <paramref name="exercises"/>: DisplayName~… joined by |.</summary>
+    /// <summary>
+    /// The dotnet test filter selecting the test methods of <paramref name="exercises"/>: FullyQualifiedName~Class.Method
+    /// joined by |. A theory's cases are chosen afterwards by <see cref="Covers"/> (quotes do not survive the filter).
+    /// </summary>
     public static string Filter(IEnumerable<Exercise> exercises) =>
-        string.Join("|", exercises.SelectMany(e => e.Tests).Distinct().Select(t => "DisplayName~" + EscapeFilterValue(t)));
+        string.Join("|", exercises.SelectMany(e => e.Tests).Select(t => t.Split('(')[0]).Distinct().Select(t => "FullyQualifiedName~" + EscapeFilterValue(t)));
 
     /// <summary>Whether the test with display name <paramref name="displayName"/> belongs to <paramref name="exercise"/>.</summary>
     public static bool Covers(Exercise exercise, string displayName) => exercise.Tests.Any(t => displayName.Contains(t, StringComparison.Ordinal));

@@ -119,6 +119,9 @@ public static class Workspace
 /// <summary>Runs dotnet build and dotnet test in a workspace.</summary>
 public static class Dotnet
 {
+    /// <summary>The test assembly that build produces.</summary>
+    public const string TestAssembly = "tests/PaperLab.Tests/bin/Release/net10.0/PaperLab.Tests.dll";
+
     /// <summary>Builds the test project (and so every paper) in Release; returns the compiler errors, none when it built.</summary>
     public static IReadOnlyList<string> Build(string root)
     {
@@ -148,9 +151,11 @@ public static class Dotnet
         string results = Path.Combine(root, Workspace.StateFolder, "results");
         string name = $"check-{Environment.ProcessId}-{Guid.NewGuid():N}.trx";
         string trx = Path.Combine(results, name);
+        // the built assembly, not the project: no MSBuild evaluation per run
+        string assembly = Path.Combine(root, TestAssembly);
+        if (!File.Exists(assembly)) throw new RunFailureException($"{TestAssembly} is missing: build the workspace first (check builds it)");
         var (code, output) = Processes.Capture("dotnet",
-            ["test", Workspace.TestProject, "-c", "Release", "--no-build", "--nologo", "--filter", filter,
-             "--logger", $"trx;LogFileName={name}", "--results-directory", results], root, environment);
+            ["test", assembly, "--filter", filter, "--logger", $"trx;LogFileName={name}", "--results-directory", results], root, environment);
         if (!File.Exists(trx))
         {
             if (output.Contains("No test matches the given testcase filter")) return [];
