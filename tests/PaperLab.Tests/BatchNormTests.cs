@@ -245,7 +245,7 @@ public class BatchNormMnistTests(MnistFixture mnist) : OneTorchThread
     public void Same_seed_gives_the_same_run_and_the_weights_load_with_pytorchs_names()
     {
         using var dir = new TempDir();
-        var o = Smoke with { Steps = 40, HighLrSteps = 0, EvalEvery = 20 };
+        var o = Smoke with { Steps = 20, HighLrSteps = 0, EvalEvery = 10 };
         BatchNormSummary Run(string name) => PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File(name), mnist.Dir));
         var a = Run("a");
         var b = Run("b");
@@ -264,7 +264,7 @@ public class BatchNormMnistTests(MnistFixture mnist) : OneTorchThread
 
     [Fact]
     public void Resuming_gives_exactly_the_uninterrupted_run_of_all_four_networks() =>
-        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { Steps = 60, HighLrSteps = 30, EvalEvery = 20 }, stopAfter: 20, data: mnist.Dir);
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { Steps = 30, HighLrSteps = 20, EvalEvery = 10 }, stopAfter: 10, data: mnist.Dir);
 
     [Fact]
     public void One_network_alone_trains_without_the_other()
