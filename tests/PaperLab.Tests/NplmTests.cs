@@ -114,7 +114,7 @@ public class NplmTests
         using var model = NewModel(config, seed: 5);
         model.to(float64);
         using var examples = RandomExamples(6, 2, 11, seed: 6);
-        GradientCheck.MatchesFiniteDifferences(model, () => model.Loss(examples.Contexts, examples.Targets), absTolerance: 1e-7,
+        Diagnostics.GradientCheck.MatchesFiniteDifferences(model, () => model.Loss(examples.Contexts, examples.Targets), absTolerance: 1e-7,
                                                firstIndex: examples.Contexts[0, 0].item<long>() * config.Features);   // a row of C that is used
     }
 
