@@ -36,6 +36,15 @@ public class NplmExperimentTests
     }
 
     [Fact]
+    public void The_overfit_floor_of_a_batch_is_the_entropy_of_the_next_word_given_each_repeated_context()
+    {
+        // contexts (1,2) ×3 followed by 5, 5, 6 and (3,4) ×1: floor = (−2 ln 2/3 − ln 1/3) / 4
+        using var context = torch.tensor(new long[] { 1, 2, 1, 2, 1, 2, 3, 4 }).reshape(4, 2);
+        using var next = torch.tensor(new long[] { 5, 5, 6, 7 });
+        Assert.Equal((-2 * Math.Log(2.0 / 3) - Math.Log(1.0 / 3)) / 4, Experiment.BatchEntropyFloor(context, next), 12);
+    }
+
+    [Fact]
     public void Resuming_gives_exactly_the_uninterrupted_run() =>
         PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run,
             NamesSmoke with { Steps = 600, EvalEvery = 100, Patience = 2, Samples = 0, LrDropStep = 300 }, stopAfter: 250);
