@@ -130,20 +130,22 @@ public static class Charts
     }
 
     /// <summary>
-    /// Grayscale images in a grid (e.g. misclassified digits), upright, square pixels, a caption above each.
+    /// Grayscale images in a grid (e.g. misclassified digits), upright, square pixels, a caption below each:
+    /// PNG images (data URIs) in HTML, no plotly.js, so they show offline and in any notebook viewer
+    /// (<see cref="PngGrid.Html"/>).
     /// </summary>
-    /// <param name="title">Chart title.</param>
+    /// <param name="title">Title of the grid.</param>
     /// <param name="images">N images of height*width values in [0, 1], row-major; 0 = black, 1 = white.</param>
     /// <param name="height">Image height in pixels.</param>
     /// <param name="width">Image width in pixels.</param>
     /// <param name="captions">N captions, or null for none.</param>
     /// <param name="columns">Images per row of the grid.</param>
     /// <param name="cellPixels">Screen (CSS) pixels per image pixel.</param>
-    /// <returns>HTML fragment (div + script), without plotly.js.</returns>
+    /// <returns>HTML fragment (a &lt;figure&gt;), without script.</returns>
     /// <exception cref="ArgumentException">An image that is not height*width values, or captions not one per image.</exception>
     public static string ImageGrid(string title, IReadOnlyList<float[]> images, int height, int width,
         IReadOnlyList<string>? captions = null, int columns = 8, int cellPixels = 3) =>
-        (string)Invoke("ImageGrid", title, images.ToArray(), height, width, captions?.ToArray() ?? [], columns, cellPixels);
+        PngGrid.Html(title, images, height, width, captions, columns, cellPixels);
 
     static object Invoke(string method, params object[] arguments)
     {
