@@ -40,11 +40,12 @@ public static class HeadlessBrowser
     /// <summary>
     /// Opens <paramref name="page"/> (a local file), lets its scripts run for up to <paramref name="virtualMs"/>
     /// of virtual time, saves a screenshot of the first <paramref name="width"/>×<paramref name="height"/> CSS
-    /// pixels to <paramref name="screenshot"/> and returns the serialised DOM. The network is off: a network
+    /// pixels to <paramref name="screenshot"/> (at <paramref name="scale"/> device pixels per CSS pixel: 0.5 shows
+    /// a long page whole at half the pixels) and returns the serialised DOM. The network is off: a network
     /// namespace where available, and in any case every host name resolves to nothing and every proxy is dead.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No browser, or it failed or timed out (60 s); the message has its stderr.</exception>
-    public static async Task<string> LoadAsync(string page, string screenshot, int width = 1280, int height = 3000, int virtualMs = 8000)
+    /// <exception cref="InvalidOperationException">No browser, or it failed or timed out (90 s); the message has its stderr.</exception>
+    public static async Task<string> LoadAsync(string page, string screenshot, int width = 1280, int height = 3000, double scale = 1, int virtualMs = 8000)
     {
         string browser = Executable ?? throw new InvalidOperationException("No headless Chromium: install it with `apt-get install chromium-headless-shell` (see .ci/setup).");
         var args = new List<string>();
@@ -53,6 +54,7 @@ public static class HeadlessBrowser
             "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
             $"--virtual-time-budget={virtualMs}", $"--window-size={width},{height}",
+            $"--force-device-scale-factor={scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
             $"--screenshot={Path.GetFullPath(screenshot)}", "--dump-dom", new Uri(Path.GetFullPath(page)).AbsoluteUri,
         ]);
         var psi = new ProcessStartInfo(NetworkNamespace ? "unshare" : browser, args)
@@ -64,12 +66,12 @@ public static class HeadlessBrowser
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try { await p.WaitForExitAsync(timeout.Token); }
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{browser} did not finish loading {page} within 60 s.");
+            throw new InvalidOperationException($"{browser} did not finish loading {page} within 90 s.");
         }
         string dom = await stdout;
         if (p.ExitCode != 0 || dom.Length == 0)
