@@ -97,16 +97,24 @@ public static class PlotlyCharts
     /// <param name="height">Height in CSS pixels.</param>
     /// <returns>HTML fragment (div + script), without plotly.js.</returns>
     /// <exception cref="ArgumentException">Ragged z, label counts that do not match z, or an unknown colorscale.</exception>
+    /// <param name="cellText">R rows of C texts to write in the cells instead of the values of z (e.g. counts when z is their
+    /// logarithm); an empty array for z's values. Used only with <paramref name="showValues"/>.</param>
+    /// <param name="zMin">Value at the bottom of the colour scale; NaN for the smallest value of z.</param>
+    /// <param name="zMax">Value at the top of the colour scale; NaN for the largest value of z.</param>
+    /// <param name="colorbarTitle">Title of the colour bar (may be empty).</param>
     public static string Heatmap(string title, double[][] z, string[] xLabels, string[] yLabels, string colorscale,
-        bool showValues, string xTitle, string yTitle, int width, int height)
+        bool showValues, string xTitle, string yTitle, int width, int height,
+        string[][] cellText, double zMin, double zMax, string colorbarTitle)
     {
+        if (cellText.Length != 0 && (cellText.Length != z.Length || cellText.Where((row, r) => row.Length != z[r].Length).Any()))
+            throw new ArgumentException("cellText must have the shape of z (one text per cell), or be empty.");
         if (z.Length != yLabels.Length)
             throw new ArgumentException($"z has {z.Length} rows but {yLabels.Length} y labels were given.");
         for (int r = 0; r < z.Length; r++)
             if (z[r].Length != xLabels.Length)
                 throw new ArgumentException($"z row {r} has {z[r].Length} values but {xLabels.Length} x labels were given.");
         string scale = PlotlyColorscaleName(colorscale);
-        string[][] text = z.Select(row => row.Select(FormatValue).ToArray()).ToArray();
+        string[][] text = cellText.Length != 0 ? cellText : z.Select(row => row.Select(FormatValue).ToArray()).ToArray();
         GenericChart chart = Chart2D_Heatmap.Chart.Heatmap<double[], double, string, string, string>(
             zData: z, X: Some<IEnumerable<string>>(xLabels), MultiX: null, Y: Some<IEnumerable<string>>(yLabels), MultiY: null,
             Name: null, ShowLegend: null, Opacity: null, XGap: Some(1), YGap: Some(1),
@@ -118,6 +126,12 @@ public static class PlotlyCharts
         {
             // by name: Plotly.NET's Colorscale type lacks some of plotly.js's scales (Blues, Reds)
             trace.SetProperty("colorscale", scale);
+            if (!double.IsNaN(zMin)) trace.SetProperty("zmin", zMin);
+            if (!double.IsNaN(zMax)) trace.SetProperty("zmax", zMax);
+            if (colorbarTitle.Length > 0)
+                trace.SetProperty("colorbar", new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = colorbarTitle, ["side"] = "right" } });
+            if (cellText.Length != 0 && showValues)
+                trace.SetProperty("hovertemplate", "%{y} → %{x}: %{text}<extra></extra>");
             if (showValues)
             {
                 // per-cell text is a matrix, which Chart.Heatmap's text arguments do not take;

@@ -65,11 +65,25 @@ public class ChartsTests
         string[][] text = trace.GetProperty("text").EnumerateArray()
             .Select(r => r.EnumerateArray().Select(c => c.GetString()!).ToArray()).ToArray();
         Assert.Equal(["3", "41", "7"], text[1]); // row = true class "dog"
-        Assert.Equal(7.0, trace.GetProperty("z")[1][2].GetDouble());
+        Assert.Equal(Math.Log10(8), trace.GetProperty("z")[1][2].GetDouble(), 12);   // coloured by log10(1 + count)
+        Assert.Equal(0.0, trace.GetProperty("z")[0][2].GetDouble());
+        Assert.Equal(0.0, trace.GetProperty("zmin").GetDouble());
         Assert.Equal(["cat", "dog", "bird"], trace.GetProperty("y").EnumerateArray().Select(v => v.GetString()));
         JsonElement layout = ScriptVariable(html, "layout");
         Assert.Equal("reversed", layout.GetProperty("yaxis").GetProperty("autorange").GetString());
         Assert.Equal("true class", layout.GetProperty("yaxis").GetProperty("title").GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public void AttentionColoursFromZeroToTheLargestWeight()
+    {
+        // near-uniform weights: the scale runs from 0, not from the smallest weight, so they look uniform
+        double[][] w = [[0.26, 0.24, 0.25, 0.25], [0.25, 0.25, 0.24, 0.26]];
+        string[] keys = ["a", "b", "c", "d"];
+        JsonElement trace = ScriptVariable(Charts.Attention("Attention", w, keys, ["q0", "q1"]), "data")[0];
+        Assert.Equal(0.0, trace.GetProperty("zmin").GetDouble());
+        Assert.Equal(0.26, trace.GetProperty("zmax").GetDouble());
+        Assert.Contains("[0, 1]", Assert.Throws<ArgumentException>(() => Charts.Attention("t", [[1.5, -0.5]], ["a", "b"], ["q"])).Message);
     }
 
     [Fact]
@@ -258,5 +272,27 @@ public class ChartsTests
         string grid = Charts.ImageGrid("g", [new float[4]], 2, 2);
         Assert.Same(grid, HtmlPage.ForNotebook(grid));
         Assert.Throws<ArgumentException>(() => HtmlPage.ForNotebook("<p>not a chart</p>"));
+    }
+}
+
+public class NumbersTests
+{
+    [Theory]
+    [InlineData(3e-3 / 10, "3e-4")]            // 0.00030000000000000003 in full
+    [InlineData(0.0003, "3e-4")]
+    [InlineData(2.5e-4, "2.5e-4")]
+    [InlineData(0.002, "0.002")]
+    [InlineData(0.1 + 0.2, "0.3")]
+    [InlineData(12.0, "12")]
+    [InlineData(1.5e7, "1.5e7")]
+    [InlineData(-6e-5, "-6e-5")]
+    [InlineData(0.0, "0")]
+    public void Learning_rates_print_as_typed(double x, string expected) => Assert.Equal(expected, PaperLab.Cli.Numbers.Format(x));
+
+    [Fact]
+    public void Fewer_significant_digits_round_and_carry()
+    {
+        Assert.Equal("2.88e-4", PaperLab.Cli.Numbers.Format(0.00028765, 3));
+        Assert.Equal("1e-4", PaperLab.Cli.Numbers.Format(0.000099996, 3));
     }
 }
