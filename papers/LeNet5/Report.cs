@@ -80,7 +80,7 @@ public static class Report
         if (ReadJson(run.File("config.json"))?["hyperparameters"] is System.Text.Json.Nodes.JsonObject hyperparameters)
         {
             page.Heading("Hyperparameters");
-            page.KeyValues(hyperparameters.Select(p => new KeyValuePair<string, string>(p.Key, Format(p.Value))));
+            page.KeyValues(hyperparameters.Select(p => new KeyValuePair<string, string>(OptionName(p.Key), Format(p.Value))));
         }
 
         var (trainSteps, trainLoss) = run.Metrics.Series("train", "loss");
@@ -127,6 +127,10 @@ public static class Report
         System.Text.Json.Nodes.JsonValue v when v.TryGetValue(out string? text) => text ?? "—",
         _ => value.ToJsonString(),
     };
+
+    /// <summary>The command-line option of a hyperparameter's property name: "BatchSize" → "--batch-size".</summary>
+    static string OptionName(string property) =>
+        "--" + System.Text.RegularExpressions.Regex.Replace(property, "(?<=[a-z0-9])([A-Z])", "-$1").ToLowerInvariant();
 
     static int ArgMax(ReadOnlySpan<float> v)
     {
