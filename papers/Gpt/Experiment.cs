@@ -234,6 +234,7 @@ public static class Experiment
         double sampleSeconds = sampleClock.Elapsed.TotalSeconds;
         AtomicFile.WriteAllText(run.File("sample.txt"), sample);
         PyTorchExport.Save(model, run.File("model.pt"));
+        NanoGptExport.Save(model, run.File(NanoGptExport.FileName));   // the same weights under nanoGPT's keys (README)
         double bigram = BigramBaseline.Loss(data.Train, data.Val, data.Vocabulary.Size);
 
         var result = loop.Result;

@@ -3,6 +3,7 @@
 
 using System.Globalization;
 using System.Net;
+using PaperLab.Cli;
 using PaperLab.Reporting;
 using PaperLab.Runs;
 
@@ -33,7 +34,7 @@ public static class Report
             ["model"] = $"{m.NLayer} layers, {m.NHead} heads, n_embd {m.NEmbd}, block_size {m.BlockSize}, dropout {m.Dropout.ToString(inv)}",
             ["parameters"] = summary.Parameters.ToString("N0", inv),
             ["training"] = $"{config.MaxIters} steps of {config.BatchSize}×{m.BlockSize} characters, AdamW (β {config.Beta1.ToString(inv)}, {config.Beta2.ToString(inv)}, " +
-                           $"weight decay {config.WeightDecay.ToString(inv)} on matrices), lr {config.Lr.ToString(inv)} → {config.MinLrInEffect.ToString(inv)}, warm-up {config.Warmup}, clip {config.GradClip.ToString(inv)}",
+                           $"weight decay {Numbers.Format(config.WeightDecay)} on matrices), lr {Numbers.Format(config.Lr)} → {Numbers.Format(config.MinLrInEffect)}, warm-up {config.Warmup}, clip {config.GradClip.ToString(inv)}",
             ["threads"] = summary.Threads.ToString(inv),
             ["tokens/s"] = summary.TokensPerSecond?.ToString("F0", inv) ?? "—",
             ["train seconds / wall seconds"] = string.Create(inv, $"{summary.TrainSeconds:F0} / {summary.WallSeconds:F0}"),

@@ -47,8 +47,9 @@ public sealed record Outcome(string Dataset, ClassificationReport Test, double B
 public static class Report
 {
     /// <summary>
-    /// Builds report.html in <paramref name="run"/>: comparison table, loss and accuracy curves from
-    /// metrics.csv, the confusion matrix, and up to 40 misclassified test images.
+    /// Builds report.html in <paramref name="run"/>: comparison table, training time and hyperparameters (from
+    /// the run's summary.json and config.json, written before), loss and accuracy curves from metrics.csv, the
+    /// confusion matrix, and the 40 test images with the highest loss ("top losses").
     /// </summary>
     /// <param name="run">The run folder (its metrics are read from memory).</param>
     /// <param name="outcome">Final figures.</param>
@@ -61,6 +62,26 @@ public static class Report
         page.Paragraph("LeCun, Bottou, Bengio, Haffner (1998), Gradient-Based Learning Applied to Document Recognition. " +
                        "ReLU and max-pooling variant; see papers/LeNet5/README.md for the deviations.");
         page.Table(new[] { "model", "test error", "test accuracy", "source" }, outcome.Rows().ToArray());
+        var summary = ReadJson(run.File("summary.json"));
+        if (summary is not null)
+        {
+            string Number(string key, string format) => summary[key] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double x)
+                ? x.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "—";
+            page.Heading("Training");
+            page.KeyValues(new Dictionary<string, string>
+            {
+                ["training time"] = $"{Number("train_seconds", "F1")} s in training steps, {Number("wall_seconds", "F1")} s from start to report",
+                ["epochs / optimizer steps"] = $"{Number("epochs", "F0")} / {Number("steps", "F0")}",
+                ["throughput"] = $"{Number("samples_per_second", "N0")} images/s",
+                ["libtorch threads"] = Number("threads", "F0"),
+                ["parameters"] = Number("parameters", "N0"),
+            });
+        }
+        if (ReadJson(run.File("config.json"))?["hyperparameters"] is System.Text.Json.Nodes.JsonObject hyperparameters)
+        {
+            page.Heading("Hyperparameters");
+            page.KeyValues(hyperparameters.Select(p => new KeyValuePair<string, string>(OptionName(p.Key), Format(p.Value))));
+        }
 
         var (trainSteps, trainLoss) = run.Metrics.Series("train", "loss");
         var (testSteps, testLoss) = run.Metrics.Series("test", "loss");
@@ -75,22 +96,41 @@ public static class Report
         for (int t = 0; t < k; t++) for (int p = 0; p < k; p++) counts[t, p] = outcome.Test.Confusion[t][p];
         page.Chart(Charts.ConfusionMatrix(counts, test.ClassNames, "Confusion matrix (rows: true class, columns: predicted)"));
 
-        var wrong = new List<float[]>();
-        var captions = new List<string>();
+        // "top losses" (fast.ai): the test images the model is most confidently wrong about, highest loss first
+        const int shown = 40;
         int d = test.Height * test.Width;
-        for (int i = 0; i < test.Count && wrong.Count < 40; i++)
+        var worst = Enumerable.Range(0, test.Count)
+            .Select(i => (Index: i, Loss: -Math.Log(Math.Max(probabilities[i * k + test.Labels[i]], 1e-12f))))
+            .OrderByDescending(x => x.Loss).ThenBy(x => x.Index).Take(shown).ToList();
+        var images = worst.Select(x => test.Pixels.AsSpan(x.Index * d, d).ToArray().Select(p => p / 255f).ToArray()).ToList();
+        var captions = worst.Select(x =>
         {
-            int predicted = ArgMax(probabilities.AsSpan(i * k, k));
-            if (predicted == test.Labels[i]) continue;
-            wrong.Add(test.Pixels.AsSpan(i * d, d).ToArray().Select(p => p / 255f).ToArray());
-            captions.Add($"{test.ClassNames[test.Labels[i]]}→{test.ClassNames[predicted]} {probabilities[i * k + predicted] * 100:F0}%");
-        }
-        if (wrong.Count > 0)
-            page.Chart(Charts.ImageGrid($"Misclassified test images (true→predicted, confidence): first {wrong.Count}",
-                wrong, test.Height, test.Width, captions, columns: 8));
+            int predicted = ArgMax(probabilities.AsSpan(x.Index * k, k));
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{test.ClassNames[test.Labels[x.Index]]}→{test.ClassNames[predicted]} {probabilities[x.Index * k + predicted] * 100:F0}%, loss {x.Loss:F1}");
+        }).ToList();
+        if (images.Count > 0)
+            page.Chart(Charts.ImageGrid($"Top losses: the {images.Count} test images with the highest cross-entropy (true→predicted, confidence, loss)",
+                images, test.Height, test.Width, captions, columns: 8));
 
         page.Save(run);
     }
+
+    static System.Text.Json.Nodes.JsonObject? ReadJson(string path) =>
+        File.Exists(path) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject : null;
+
+    /// <summary>A hyperparameter's value as the command line would take it: numbers shortest round-trip ("0.002", "3E-04" → "0.0003").</summary>
+    static string Format(System.Text.Json.Nodes.JsonNode? value) => value switch
+    {
+        null => "—",
+        System.Text.Json.Nodes.JsonValue v when v.TryGetValue(out double x) => PaperLab.Cli.Numbers.Format(x),
+        System.Text.Json.Nodes.JsonValue v when v.TryGetValue(out string? text) => text ?? "—",
+        _ => value.ToJsonString(),
+    };
+
+    /// <summary>The command-line option of a hyperparameter's property name: "BatchSize" → "--batch-size".</summary>
+    static string OptionName(string property) =>
+        "--" + System.Text.RegularExpressions.Regex.Replace(property, "(?<=[a-z0-9])([A-Z])", "-$1").ToLowerInvariant();
 
     static int ArgMax(ReadOnlySpan<float> v)
     {

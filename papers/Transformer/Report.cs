@@ -88,10 +88,10 @@ public static class Report
         page.Paragraph($"Attention for test sentence {chosen + 1}: “{corpus.Test.Pairs[chosen].Source}” → “{Tokenisation.Detokenize(corpus.Target.Decode(testHyps[chosen]))}” " +
                        "(weights averaged over the heads; the decoder is fed its own translation).");
         int last = maps.EncoderSelf.Length - 1;
-        page.Chart(Charts.Heatmap($"Encoder self-attention, layer {last + 1} (rows: queries)", maps.EncoderSelf[last], maps.SourceTokens, maps.SourceTokens, "Blues"));
+        page.Chart(Charts.Attention($"Encoder self-attention, layer {last + 1} (rows: queries)", maps.EncoderSelf[last], maps.SourceTokens, maps.SourceTokens));
         for (int l = 0; l < maps.Cross.Length; l++)
-            page.Chart(Charts.Heatmap($"Encoder–decoder attention, decoder layer {l + 1} (rows: target positions, columns: source)",
-                maps.Cross[l], maps.SourceTokens, maps.TargetTokens, "Blues"));
+            page.Chart(Charts.Attention($"Encoder–decoder attention, decoder layer {l + 1} (rows: target positions, columns: source)",
+                maps.Cross[l], maps.SourceTokens, maps.TargetTokens, xTitle: "source token", yTitle: "target position"));
 
         var rows = Enumerable.Range(0, Math.Min(12, testHyps.Length)).Select(i => new[]
         {
