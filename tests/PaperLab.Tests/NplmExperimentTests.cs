@@ -1,3 +1,4 @@
+using TorchSharp;
 using PaperLab.Cli;
 using PaperLab.Papers.Nplm;
 using Xunit;
