@@ -126,3 +126,41 @@ public class OwnDataLeNet5Tests(MnistFixture mnist) : IDisposable
         Assert.Contains(message, stderr);
     }
 }
+
+/// <summary>DDPM on your own images, with and without class folders.</summary>
+[Collection("mnist")]
+public class OwnDataDdpmTests(MnistFixture mnist) : IDisposable
+{
+    readonly TempFolder _tmp = new();
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public void Smoke_on_a_folder_of_unlabelled_images_beats_predicting_zero_noise()
+    {
+        Directory.CreateDirectory(_tmp["faces"]);
+        var digits = mnist.Train.Take(300);
+        for (int i = 0; i < digits.Count; i++)   // no class subfolders: images directly in the folder
+            File.WriteAllBytes(Path.Combine(_tmp["faces"], $"{i:D4}.png"), ImageDecoding.EncodePng(digits.Image(i), 28, 28, 1));
+        var o = Papers.Ddpm.DdpmOptions.Defaults(new() { Dataset = "folder:" + _tmp["faces"] }, new RunOptions { Smoke = true }) with { Steps = 60 };
+        var summary = PaperRun.Run(Papers.Ddpm.Experiment.Run, o, PaperRun.Context(Papers.Ddpm.Experiment.Paper, _tmp["run"]));
+
+        Assert.NotNull(summary.ValidLoss);
+        Assert.InRange(summary.ZeroNoiseLoss!.Value, 0.8, 1.2);   // E‖ε‖²/D = 1
+        Assert.True(summary.ValidLoss < summary.ZeroNoiseLoss - 0.2, $"held-out L_simple {summary.ValidLoss} vs predicting zero {summary.ZeroNoiseLoss}");
+        Assert.True(File.Exists(Path.Combine(_tmp["run"], "samples.png")));
+        Assert.Contains("unlabelled images", File.ReadAllText(Path.Combine(_tmp["run"], "report.html")));
+    }
+
+    [Fact]
+    public void Rgb_images_of_another_size_go_through_the_unet_and_bad_sizes_exit_2()
+    {
+        ImageFolderWriter.Write(mnist.Train.Take(120), _tmp["digits"], ImageFileFormat.Jpeg);
+        var o = Papers.Ddpm.DdpmOptions.Defaults(new() { Dataset = "folder:" + _tmp["digits"] }, new RunOptions { Smoke = true })
+                with { Steps = 4, ImageChannels = 3, ImageSize = 16, FinalSamples = 4, SampleSteps = 2, EvalEvery = 100 };
+        var summary = PaperRun.Run(Papers.Ddpm.Experiment.Run, o, PaperRun.Context(Papers.Ddpm.Experiment.Paper, _tmp["run"]));
+        Assert.True(double.IsFinite(summary.ValidLoss!.Value));
+        var (exit, stderr) = PaperMain.Run(Papers.Ddpm.Experiment.Main, ["--dataset", "folder:" + _tmp["digits"], "--image-size", "30", "--smoke"]);
+        Assert.Equal(2, exit);
+        Assert.Contains("--image-size 30: give a multiple of 4", stderr);
+    }
+}
