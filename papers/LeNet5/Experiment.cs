@@ -79,9 +79,9 @@ public sealed record LeNet5Options : ICheckedOptions
     /// <summary>
     /// The defaults of a run. MNIST: the paper's setting, no distortions. Fashion-MNIST: mirroring, ±1-pixel
     /// shifts, a little weight decay and 30 epochs, the usual recipe for clothing, since the 61k-parameter
-    /// network overfits it within a few epochs otherwise. --smoke: 640 real images for 4 epochs, seconds.
+    /// network overfits it within a few epochs otherwise. Your own folder: the MNIST settings. --smoke: 640
+    /// real images for 4 epochs, seconds.
     /// </summary>
-    /// Your own folder: the MNIST settings.
     public static LeNet5Options Defaults(LeNet5Options given, RunOptions run)
     {
         var o = given.Dataset == "fashion-mnist" ? new LeNet5Options { Dataset = given.Dataset, Epochs = 30, WeightDecay = 5e-4, Shift = 1, Flip = true }
