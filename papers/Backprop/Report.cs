@@ -70,7 +70,7 @@ public static class Report
         }
         if (wrong.Count > 0)
             page.Chart(Charts.ImageGrid($"Misclassified test digits (true→predicted): first {wrong.Count}", wrong, test.Height, test.Width, captions, columns: 8));
-        page.Save(run.File("report.html"), PlotlyJs.Inline);
+        page.Save(run);   // with the data and toolkit sections every report shares
     }
 
     /// <summary>

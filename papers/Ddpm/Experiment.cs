@@ -70,8 +70,11 @@ public sealed record DdpmOptions : ICheckedOptions
     /// <summary>Use only the first N test images; none: all 10,000.</summary>
     [Option(Min = 1, Max = 10_000, MayChangeOnResume = true)] public int? TestLimit { get; init; }
 
+    /// <summary>Gradient checkpointing (Chen et al. 2016) of the U-Net's residual blocks: same gradients, less memory, more time (papers/Gpt/CHECKPOINTING.md).</summary>
+    [Option(MayChangeOnResume = true)] public bool GradCheckpoint { get; init; }
+
     /// <summary>The U-Net built.</summary>
-    public UNetConfig UNet => new(BaseChannels: Channels);
+    public UNetConfig UNet => new(BaseChannels: Channels, GradientCheckpointing: GradCheckpoint);
 
     /// <summary>Optimizer steps of the run: --steps, or --epochs passes over the (limited) training set, else 2,500.</summary>
     public long TotalSteps => Steps ?? (Epochs is int e ? e * (((long)(TrainLimit ?? 60_000) + BatchSize - 1) / BatchSize) : 2500);

@@ -247,7 +247,8 @@ public static class Experiment
         ctx.Progress.Line($"DQN: Q-network 4-{o.Hidden.Replace(",", "-")}-2, {ParameterCounts.Total(online):N0} parameters; " +
                           $"replay {o.BufferSize:N0}, batch {o.BatchSize}, C = {o.TargetSyncEvery}, ε {o.EpsilonStart} → {o.EpsilonEnd} over {o.EpsilonDecaySteps:N0} steps");
 
-        var loop = new TrainingLoop(ctx, new LoopSettings { TotalSteps = o.Steps, EvalEvery = o.EvalEvery, LogEvery = o.EvalEvery, ItemName = "env steps" });
+        var loop = new TrainingLoop(ctx, new LoopSettings { TotalSteps = o.Steps, EvalEvery = o.EvalEvery, LogEvery = o.EvalEvery, ItemName = "env steps",
+                                                            FixedBatch = false });   // steps are environment steps, not batches: no --find-lr/--overfit-batch
         loop.Add("online", online);
         loop.Add("target", target);
         loop.Add("optimizer", optimizer);
@@ -316,7 +317,8 @@ public static class Experiment
         ctx.Progress.Line($"REINFORCE: policy 4-{o.Hidden.Replace(",", "-")}-2 and baseline 4-{o.Hidden.Replace(",", "-")}-1, " +
                           $"{ParameterCounts.Total(policy) + ParameterCounts.Total(value):N0} parameters; {o.EpisodesPerUpdate} episodes per update");
 
-        var loop = new TrainingLoop(ctx, new LoopSettings { TotalSteps = o.Steps, EvalEvery = o.EvalEvery, LogEvery = o.EvalEvery, ItemName = "env steps" });
+        var loop = new TrainingLoop(ctx, new LoopSettings { TotalSteps = o.Steps, EvalEvery = o.EvalEvery, LogEvery = o.EvalEvery, ItemName = "env steps",
+                                                            FixedBatch = false });   // steps are environment steps, not batches: no --find-lr/--overfit-batch
         loop.Add("policy", policy);
         loop.Add("value", value);
         loop.Add("policy_optimizer", policyOptimizer);

@@ -89,6 +89,12 @@ public sealed record GptOptions : ICheckedOptions
     [Option(Min = 0, MinExclusive = true, Max = 100, MayChangeOnResume = true)] public double Temperature { get; init; } = 0.8;
     /// <summary>Sample among the k most likely characters.</summary>
     [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int TopK { get; init; } = 200;
+    /// <summary>Gradient checkpointing (Chen et al. 2016): keep only each segment's input and recompute its activations in the backward pass; same gradients, less memory, about a third more time (CHECKPOINTING.md).</summary>
+    [Option(MayChangeOnResume = true)] public bool GradCheckpoint { get; init; }
+    /// <summary>Segments of blocks for --grad-checkpoint, 1 … n_layer; 0: ⌈√n_layer⌉, the paper's choice.</summary>
+    [Option(Min = 0, Max = 96, MayChangeOnResume = true)] public int CheckpointSegments { get; init; }
+    /// <summary>Attention by libtorch's fused scaled_dot_product_attention instead of the written-out softmax(QKᵀ/√d)V (faster; equal to float rounding).</summary>
+    [Option] public bool FusedAttention { get; init; }
     /// <summary>Instead of training: time this many training steps on random ids, measure the matmul peak, print one JSON line (no run folder).</summary>
     [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
 
@@ -100,7 +106,8 @@ public sealed record GptOptions : ICheckedOptions
     public int Warmup => Math.Min(WarmupIters, MaxIters);
 
     /// <summary>The model's shape for a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
-    public GptConfig Model(int vocabSize) => new(vocabSize, BlockSize, NLayer, NHead, NEmbd, Dropout);
+    public GptConfig Model(int vocabSize) => new(vocabSize, BlockSize, NLayer, NHead, NEmbd, Dropout,
+                                                 GradientCheckpointing: GradCheckpoint, CheckpointSegments: CheckpointSegments, FusedAttention: FusedAttention);
 
     /// <summary>The reading and clean-up choices for text: and lines: (the defaults keep the text as it is).</summary>
     public TextSourceOptions SourceOptions() => new()
@@ -136,6 +143,8 @@ public sealed record GptOptions : ICheckedOptions
             yield return $"--tokenizer, --valid-pct, --encoding and the clean-up options apply to text: and lines: datasets; {Dataset} is read as nanoGPT reads it (characters, 90/10)";
         else if (source.Kind == DataSourceKind.Lines && Tokenizer != "char")
             yield return "--tokenizer gpt2 applies to text: datasets; lines: items are read by characters";
+        if (CheckpointSegments > NLayer) yield return $"--checkpoint-segments {CheckpointSegments} is more than --n-layer {NLayer}: give 1 … {NLayer}, or 0 for √n_layer";
+        if (CheckpointSegments > 0 && !GradCheckpoint) yield return "--checkpoint-segments applies only with --grad-checkpoint";
         if (NEmbd % NHead != 0) yield return $"--n-head {NHead} must divide --n-embd {NEmbd}: each head gets n_embd / n_head dimensions";
         // weights, gradients and AdamW's two moments (16 bytes a parameter) and the activations autograd keeps
         // (about 34·C + 5·n_head·T floats per position and layer, Korthikanti et al. 2022, in float32)
@@ -213,7 +222,10 @@ public static class Experiment
             Comparable: false);
 
     /// <summary>Parses the command line, runs, prints the run folder last. Exit 0, 1 (failure), 2 (usage), 130 (Ctrl-C).</summary>
-    public static int Main(string[] args) => PaperProgram.Main<GptOptions>(args, Paper, GptOptions.Defaults, Run);
+    /// <remarks><c>--bench-memory …</c> as the first argument runs the memory bench instead (bench/MemoryBench.cs, bench/memory.sh).</remarks>
+    public static int Main(string[] args) => args.Length > 0 && args[0] == "--bench-memory"
+        ? MemoryBench.Run(args[1..])
+        : PaperProgram.Main<GptOptions>(args, Paper, GptOptions.Defaults, Run);
 
     /// <summary>Trains the GPT and writes the run folder (config.json, metrics.csv, checkpoint.bin, model.pt, sample.txt, summary.json, report.html).</summary>
     /// <returns>The summary; null in --bench mode (which prints its measurements and writes no run folder).</returns>
@@ -259,6 +271,7 @@ public static class Experiment
         {
             TotalSteps = o.MaxIters, EvalEvery = o.EvalInterval, LogEvery = Math.Max(1, Math.Min(50, o.MaxIters / 20)),
             ItemsPerStep = (long)o.BatchSize * o.BlockSize, ItemName = "tokens",
+            OverfitTarget = 0.05,   // --overfit-batch: AdamW's weight decay holds one batch's loss a little above 0.01
         });
         loop.Add("model", model);
         loop.Add("optimizer", optimizer, Schedules.WarmupCosine(o.Lr, o.Warmup, o.DecayEnd, o.MinLrInEffect));

@@ -94,6 +94,7 @@ public sealed class LeNet5 : Module<Tensor, Tensor>
     {
         if (x.dim() != 4 || x.shape[1] != InChannels || x.shape[2] != ImageSize || x.shape[3] != ImageSize)
             throw new ArgumentException($"this LeNet-5 expects images of shape (B, {InChannels}, {ImageSize}, {ImageSize}), got ({string.Join(", ", x.shape)})");
+        // exercise lenet5-forward: Fig. 2 — C1 conv1 → ReLU → S2 2×2 max-pool → C3 conv2 → ReLU → S4 max-pool → flatten → C5 fc1 → ReLU → F6 fc2 → ReLU: (B, 84)
         using var scope = NewDisposeScope();
         Tensor c1 = functional.relu(conv1.forward(x));          // (B, 6, 28, 28); shapes for N = 28
         Tensor s2 = functional.max_pool2d(c1, 2);               // (B, 6, 14, 14)
@@ -102,6 +103,7 @@ public sealed class LeNet5 : Module<Tensor, Tensor>
         Tensor c5 = functional.relu(fc1.forward(s4.flatten(1))); // (B, 120)
         Tensor f6 = functional.relu(fc2.forward(c5));           // (B, 84)
         return f6.MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>

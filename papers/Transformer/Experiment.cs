@@ -67,8 +67,14 @@ public sealed record TransformerOptions : ICheckedOptions
     /// <summary>Use only the first N test pairs; none: all 1,000.</summary>
     [Option(Min = 1, Max = 100_000_000, MayChangeOnResume = true)] public int? TestLimit { get; init; }
 
+    /// <summary>Gradient checkpointing (Chen et al. 2016) of the encoder and decoder stacks: same gradients, less memory, more time (papers/Gpt/CHECKPOINTING.md).</summary>
+    [Option(MayChangeOnResume = true)] public bool GradCheckpoint { get; init; }
+    /// <summary>Segments per stack for --grad-checkpoint, 1 … --layers; 0: ⌈√N⌉, the paper's choice.</summary>
+    [Option(Min = 0, Max = 48, MayChangeOnResume = true)] public int CheckpointSegments { get; init; }
+
     /// <summary>The model sizes for vocabularies of the given sizes.</summary>
-    public ModelConfig Model(int sourceVocab, int targetVocab) => new(sourceVocab, targetVocab, N, DModel, H, DFf, PDrop, PreLayerNorm);
+    public ModelConfig Model(int sourceVocab, int targetVocab) => new(sourceVocab, targetVocab, N, DModel, H, DFf, PDrop, PreLayerNorm,
+                                                                      GradientCheckpointing: GradCheckpoint, CheckpointSegments: CheckpointSegments);
 
     /// <summary>The reading and clean-up choices for pairs: (the defaults keep the text as it is).</summary>
     public TextSourceOptions SourceOptions() => new()
@@ -92,6 +98,8 @@ public sealed record TransformerOptions : ICheckedOptions
         if (bad != null) yield return bad;
         else if (source!.Kind == DataSourceKind.BuiltIn && (SourceOptions() != new TextSourceOptions() || source.Name != Dataset))
             yield return $"--valid-pct, --encoding, --normalize and --max-length apply to pairs: datasets; {Dataset} has its own splits";
+        if (CheckpointSegments > N) yield return $"--checkpoint-segments {CheckpointSegments} is more than --layers {N}: give 1 … {N}, or 0 for √N";
+        if (CheckpointSegments > 0 && !GradCheckpoint) yield return "--checkpoint-segments applies only with --grad-checkpoint";
         if (DModel % H != 0 || DModel % 2 != 0) yield return $"--d-model {DModel} must be even and divisible by --heads {H}";
     }
 
@@ -172,6 +180,17 @@ public static class Experiment
         "small public re-implementations (3 layers, d_model 256) on Multi30k test 2016 de→en report 30.6–35 BLEU; " +
         "the paper itself reports WMT 2014 en→de 27.3 (base) / 28.4 (big), Table 2", LowerIsBetter: false);
 
+    /// <summary>
+    /// The smallest label-smoothed cross-entropy a model can reach: the entropy of the smoothed target
+    /// (1 − ε + ε/V on the gold token, ε/V on each of the others; torch's label_smoothing), in nats per token.
+    /// </summary>
+    public static double SmoothedTargetEntropy(double epsilon, int vocab)
+    {
+        if (epsilon <= 0) return 0;
+        double gold = 1 - epsilon + epsilon / vocab, other = epsilon / vocab;
+        return -gold * Math.Log(gold) - (vocab - 1) * other * Math.Log(other);
+    }
+
     /// <summary>Parses the command line, runs, prints the run folder last. Exit 0, 1 (failure), 2 (usage), 130 (Ctrl-C).</summary>
     public static int Main(string[] args) => PaperProgram.Main<TransformerOptions>(args, Paper, TransformerOptions.Defaults, Run);
 
@@ -225,6 +244,8 @@ public static class Experiment
         {
             TotalSteps = totalSteps, StepsPerEpoch = batches.Count, EvalEvery = o.Steps is null ? 0 : totalSteps,
             LogEvery = Math.Max(1, batches.Count / 5), ItemsPerStep = (long)tokensPerBatch, ItemName = "tokens",
+            // --overfit-batch: label smoothing keeps the loss above the entropy of the smoothed target, never near 0
+            OverfitTarget = SmoothedTargetEntropy(o.LabelSmoothing, corpus.Target.Count) + 0.05,
         });
         loop.Add("model", model);
         loop.Add("optimizer", optimizer, Schedules.Noam(o.DModel, o.Warmup, o.LrFactor));

@@ -1,3 +1,4 @@
+using PaperLab.Runs;
 using System.Text.Json;
 using PaperLab.Cli;
 using PaperLab.Data;
@@ -221,6 +222,28 @@ public class GptTests(ShakespeareFixture shakespeare)
         var a = Losses("a", 7);
         Assert.Equal(a, Losses("b", 7));
         Assert.NotEqual(a, Losses("c", 8));
+    }
+
+    [Fact]
+    public void Grad_checkpoint_trains_the_same_losses_and_fused_attention_nearly_the_same()
+    {
+        using var dir = new TempDir();
+        var o = Smoke with { MaxIters = 40, NLayer = 4, Dropout = 0.1, EvalInterval = 40, EvalIters = 2, FinalEvalIters = 2, SampleTokens = 10 };
+        double[] Losses(string name, GptOptions options)
+        {
+            PaperRun.Run(Experiment.Run, options, PaperRun.Context(Experiment.Paper, dir.File(name), shakespeare.Dir));
+            return MetricsLog.Read(dir.File(name, "metrics.csv")).Where(r => r.Split == "train" && r.Name == "loss").Select(r => r.Value).ToArray();
+        }
+        var plain = Losses("plain", o);
+        var checkpointed = Losses("checkpointed", o with { GradCheckpoint = true });   // √4 = 2 segments, dropout masks replayed
+        var fused = Losses("fused", o with { FusedAttention = true });
+        Assert.True(plain.Length >= 2);
+        for (int i = 0; i < plain.Length; i++)
+        {
+            Assert.True(Math.Abs(plain[i] - checkpointed[i]) <= 1e-6 * plain[i], $"log point {i}: {plain[i]:R} plain vs {checkpointed[i]:R} with --grad-checkpoint (recomputation must give the same gradients)");
+            Assert.True(Math.Abs(plain[i] - fused[i]) <= 2e-3 * plain[i], $"log point {i}: {plain[i]:R} plain vs {fused[i]:R} with --fused-attention");
+        }
+        Assert.Equal(2, PaperMain.Run(Experiment.Main, ["--checkpoint-segments", "9", "--grad-checkpoint"]).Exit);   // more segments than layers
     }
 
     [Fact]

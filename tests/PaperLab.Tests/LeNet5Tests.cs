@@ -78,7 +78,7 @@ public class LeNet5Tests(MnistFixture mnist)
         using var y = tensor(new long[] { 3, 7 });
         Tensor Loss() => nn.functional.cross_entropy(model.forward(x), y);
 
-        GradientCheck.MatchesFiniteDifferences(model, Loss);
+        Diagnostics.GradientCheck.MatchesFiniteDifferences(model, Loss);
     }
 
     [Fact]

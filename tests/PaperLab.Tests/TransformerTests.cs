@@ -148,7 +148,7 @@ public class TransformerTests
         var tgt = tensor(new long[] { 2, 6, 4, 3, 2, 8, 3, 0 }, new long[] { 2, 4 });
         var tgtIn = tgt.narrow(1, 0, 3); var gold = tgt.narrow(1, 1, 3);
         Tensor Loss() => TrainingRecipe.LabelSmoothedLoss(model.forward(src, tgtIn), gold, 0.1);
-        GradientCheck.MatchesFiniteDifferences(model, Loss, h: 1e-6, absTolerance: 1e-7, firstIndex: 5);
+        Diagnostics.GradientCheck.MatchesFiniteDifferences(model, Loss, h: 1e-6, absTolerance: 1e-7, firstIndex: 5);
     }
 
     [Fact]
@@ -305,4 +305,22 @@ public class TransformerTests
     public void Resuming_gives_exactly_the_uninterrupted_run() =>
         PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run,
             Smoke with { Epochs = 2, TrainLimit = 600, ValLimit = 20, TestLimit = 5, Beam = 1 }, stopAfter: 7, data: Data);
+}
+
+public class TransformerLossFloorTests
+{
+    [Theory]
+    [InlineData(0.1, 1303)]
+    [InlineData(0.3, 7)]
+    public void Smoothed_target_entropy_is_the_loss_of_the_best_possible_logits(double epsilon, int vocab)
+    {
+        // the best logits are log q of the smoothed target q itself; torch's label-smoothed loss of them is H(q)
+        var q = Enumerable.Repeat(epsilon / vocab, vocab).ToArray();
+        q[3] += 1 - epsilon;
+        using var logits = tensor(q.Select(v => Math.Log(v)).ToArray()).reshape(1, vocab);
+        using var gold = tensor(new long[] { 3 });
+        double loss = nn.functional.cross_entropy(logits, gold, label_smoothing: epsilon).item<double>();
+        Assert.Equal(loss, Experiment.SmoothedTargetEntropy(epsilon, vocab), 10);
+        Assert.Equal(0, Experiment.SmoothedTargetEntropy(0, vocab));
+    }
 }

@@ -26,9 +26,10 @@ namespace PaperLab.Runs;
 /// <param name="Run">The run folder's name.</param>
 /// <param name="Summary">summary.json, whole.</param>
 /// <param name="Hyperparameters">config.json's hyperparameters, whole.</param>
+/// <param name="Note">What a reader must know about the measurement, e.g. "under load (other jobs on the machine)"; shown in the table.</param>
 public sealed record ResultRecord(string Paper, string Project, string Dataset, string Metric, double Ours, Published Published, string Command,
                                   double TrainSeconds, double? WallSeconds, int Threads, string DateUtc, string Machine, string Run,
-                                  JsonObject Summary, JsonObject Hyperparameters)
+                                  JsonObject Summary, JsonObject Hyperparameters, string? Note = null)
 {
     /// <summary>The record of a finished run folder (summary.json and config.json).</summary>
     /// <exception cref="RunFailureException">The folder is not a finished run, or its files lack a field the table needs.</exception>
@@ -66,12 +67,12 @@ public sealed record ResultRecord(string Paper, string Project, string Dataset, 
             Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)), summary, config["hyperparameters"] as JsonObject ?? new JsonObject());
     }
 
-    /// <summary>"dotnet run --project papers/LeNet5 -c Release -- --dataset fashion-mnist", leaving out --out and its value.</summary>
+    /// <summary>"dotnet run --project papers/LeNet5 -c Release -- --dataset fashion-mnist", leaving out --out and --data (this machine's folders) with their values.</summary>
     public static string CommandOf(string project, string commandLine)
     {
         var args = commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
         for (int i = 0; i < args.Count; i++)
-            if (args[i] == "--out") { args.RemoveRange(i, Math.Min(2, args.Count - i)); i--; }
+            if (args[i] is "--out" or "--data") { args.RemoveRange(i, Math.Min(2, args.Count - i)); i--; }   // where, not what
         return $"dotnet run --project {project} -c Release" + (args.Count > 0 ? " -- " + string.Join(' ', args) : "");
     }
 
@@ -113,7 +114,7 @@ public static class ResultsTable
             new DoubleDataFrameColumn("train_seconds", list.Select(r => (double?)r.TrainSeconds)),
             new Int32DataFrameColumn("threads", list.Select(r => (int?)r.Threads)),
             new StringDataFrameColumn("date", list.Select(r => r.DateUtc)),
-            new StringDataFrameColumn("machine", list.Select(r => r.Machine)));
+            new StringDataFrameColumn("machine", list.Select(r => r.Note is { Length: > 0 } note ? $"{r.Machine}; {note}" : r.Machine)));
         return frame;
     }
 

@@ -234,6 +234,8 @@ public sealed class TrainingLoop : IEnumerable<TrainingStep>
         using var diagnostics = _ctx.Common.Diagnose && model != null
             ? new PaperLab.Diagnostics.TrainingDiagnostics(model, PaperLab.Diagnostics.DiagnosticsOptions.ForRun(total - step, every: Math.Max(1, _ctx.Common.DiagnoseEvery)))
             : null;
+        if (_ctx.Common.Diagnose && model is null)
+            Console.Error.WriteLine($"warning: --diagnose observes TorchSharp modules registered with the loop; {_ctx.Paper.Name} registers none (its network is not a TorchSharp module), so nothing is sampled");
         var profile = _ctx.Common.Profile ? new StepProfile() : null;
 
         progress.Start(total, step);
