@@ -41,6 +41,9 @@ public sealed record LeNet5Options
     /// <summary>Use only the first N test images; none: all 10,000.</summary>
     [Option(Min = 1, Max = 10_000)] public int? TestLimit { get; init; }
 
+    /// <summary>Time N training steps (after a warm-up) and print images/s as one JSON line, instead of a run; no run folder (Bench.cs, bench/compare.sh).</summary>
+    [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
+
     /// <summary>
     /// The defaults of a run. MNIST: the paper's setting, no distortions. Fashion-MNIST: mirroring, ±1-pixel
     /// shifts, a little weight decay and 30 epochs, the usual recipe for clothing, since the 61k-parameter
@@ -95,10 +98,16 @@ public static class Experiment
     public static int Main(string[] args) => PaperProgram.Main<LeNet5Options>(args, Paper, LeNet5Options.Defaults, Run);
 
     /// <summary>Trains LeNet-5 and writes the run folder (config.json, metrics.csv, checkpoint.bin, model.pt, summary.json, report.html).</summary>
+    /// <returns>The summary; null in --bench mode (which prints its measurements and writes no run folder).</returns>
     /// <exception cref="DatasetNotFoundException">The dataset is nowhere to be found and cannot be downloaded.</exception>
     /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
-    public static LeNet5Summary Run(LeNet5Options o, RunContext ctx)
+    public static LeNet5Summary? Run(LeNet5Options o, RunContext ctx)
     {
+        if (o.Bench is int benchSteps)
+        {
+            Bench.Run(o, ctx.Threads, ctx.Common.Data, ctx.Common.Seed, benchSteps);
+            return null;
+        }
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var (train, test, data) = MnistFamily.Locate(o.Dataset, ctx.Common.Data, o.TrainLimit, o.TestLimit);
         var run = ctx.Start(o, data);
