@@ -75,6 +75,7 @@ public static class Bench
             ["samples_per_cpu_second"] = (double)steps * o.BatchSize / cpuSeconds,
             ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"),
             ["machine"] = $"{m["cpu"]}, {m["logical_cores"]} logical cores, {m["memory_gib"]} GiB",
+            ["convolutions"] = PaperLab.Torch.TorchRuntime.ConvolutionKernels,
             ["onednn"] = PaperLab.Torch.TorchRuntime.OneDnnSetting,
         };
         Console.WriteLine(JsonSerializer.Serialize(result));

@@ -12,10 +12,12 @@
 # CPU-second: what other jobs on the machine disturb least). Needs a Release build (dotnet build -c Release)
 # and Debian's python3-torch with OpenBLAS (apt install python3-torch libopenblas0-openmp). Measure on an
 # otherwise idle machine: libtorch's two OpenMP threads slow down many times over under load.
-# TorchSharp runs with oneDNN capped to SSE4.1 (libtorch 2.10's AVX2/AVX-512 convolution backward kernels are
-# wrong on the reference machine; shared/PaperLab.Shared/Torch/TorchRuntime.cs); PyTorch 1.13 uses its own
-# oneDNN at full width (`papers/Ddpm/bench/pytorch_ddpm_bench.py --check-conv-grad` checks its
-# gradients, this U-Net's 16→8 3×3 shape included, against float64).
+# TorchSharp runs its convolutions on libtorch's native kernels, oneDNN off (libtorch 2.10's AVX2/AVX-512 oneDNN
+# convolution backward kernels are wrong on the reference machine and its SSE4.1 ones slow;
+# shared/PaperLab.Shared/Torch/TorchRuntime.cs; PAPERLAB_CONV=onednn gives the SSE4.1-capped oneDNN instead);
+# PyTorch 1.13 uses its own oneDNN 2.6 at full width, whose gradients are right here
+# (`papers/LeNet5/bench/pytorch_lenet5_bench.py --check-conv-grad` checks them against float64, this U-Net's
+# 16→8 3×3 shape included).
 set -euo pipefail
 rounds=${1:-3}; steps=${2:-30}; threads=${3:-"1 2"}
 root=$(cd "$(dirname "$0")/../../.." && pwd)

@@ -10,9 +10,11 @@
 # Release build (dotnet build -c Release), MNIST in data/mnist, and Debian's python3-torch with OpenBLAS
 # (apt install python3-torch libopenblas0-openmp). Measure on an otherwise idle machine: libtorch's two
 # OpenMP threads slow down many times over under load.
-# TorchSharp runs with oneDNN capped to SSE4.1 (libtorch 2.10's AVX2/AVX-512 convolution backward kernels are
-# wrong on the reference machine; shared/PaperLab.Shared/Torch/TorchRuntime.cs); PyTorch 1.13 uses its own
-# oneDNN at full width (`pytorch_lenet5_bench.py --check-conv-grad` checks its gradients against float64).
+# TorchSharp runs its convolutions on libtorch's native kernels, oneDNN off (libtorch 2.10's AVX2/AVX-512 oneDNN
+# convolution backward kernels are wrong on the reference machine and its SSE4.1 ones slow;
+# shared/PaperLab.Shared/Torch/TorchRuntime.cs; PAPERLAB_CONV=onednn gives the SSE4.1-capped oneDNN instead);
+# PyTorch 1.13 uses its own oneDNN 2.6 at full width, whose gradients are right here
+# (`pytorch_lenet5_bench.py --check-conv-grad` checks them against float64).
 set -euo pipefail
 rounds=${1:-3}; steps=${2:-500}; threads=${3:-"1 2"}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
