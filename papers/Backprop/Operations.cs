@@ -55,9 +55,11 @@ public sealed partial class Variable<T>
         TensorPrimitives.Multiply(x, y, z);
         return new(z, shape, "*", [a, b], g =>
         {
+            // exercise backprop-mul: product rule — ∂E/∂a = G ⊙ b, ∂E/∂b = G ⊙ a, each summed back to its shape (AccumulateReduced), only for inputs that RequiresGrad
             var t = new T[g.Length];
             if (a.RequiresGrad) { TensorPrimitives.Multiply(g, y, t); AccumulateReduced(t, shape, a.GradBuffer(), a.Shape); }
             if (b.RequiresGrad) { TensorPrimitives.Multiply(g, x, t); AccumulateReduced(t, shape, b.GradBuffer(), b.Shape); }
+            // end exercise
         });
     }
 
@@ -147,10 +149,12 @@ public sealed partial class Variable<T>
         TensorPrimitives.Sigmoid(Data, y);
         return new(y, Shape, "sigmoid", [this], g =>
         {
+            // exercise backprop-sigmoid: Eq. 5 of Rumelhart et al. 1986 — ∂y/∂x = y(1 − y): add G ⊙ y(1 − y) into GradBuffer()
             var slope = new T[y.Length];
             TensorPrimitives.Subtract(T.One, y, slope);
             TensorPrimitives.Multiply(slope, y, slope);
             TensorPrimitives.MultiplyAdd(g, slope, GradBuffer(), GradBuffer());
+            // end exercise
         });
     }
 
@@ -192,8 +196,10 @@ public sealed partial class Variable<T>
         Gemm.Multiply(a.Data, false, b.Data, false, z, m, n, k);
         return new(z, [m, n], "matmul", [a, b], g =>
         {
+            // exercise backprop-matmul: Eqs. 6–7 — ∂E/∂A = G·Bᵀ and ∂E/∂B = Aᵀ·G, accumulated into the gradient buffers (Gemm.Multiply with accumulate: true)
             if (a.RequiresGrad) Gemm.Multiply(g, false, b.Data, true, a.GradBuffer(), m, k, n, accumulate: true);   // G·Bᵀ: (M, N)·(N, K)
             if (b.RequiresGrad) Gemm.Multiply(a.Data, true, g, false, b.GradBuffer(), k, n, m, accumulate: true);   // Aᵀ·G: (K, M)·(M, N)
+            // end exercise
         });
     }
 
@@ -260,6 +266,7 @@ public sealed partial class Variable<T>
         }
         return new(y, Shape, "log_softmax", [this], g =>
         {
+            // exercise backprop-log-softmax: per row — ∂E/∂xᵢ = Gᵢ − softmaxᵢ · Σⱼ Gⱼ, softmax = exp(y); add into GradBuffer()
             var gx = GradBuffer();
             var softmax = new T[c];
             for (int r = 0; r < rows; r++)
@@ -270,6 +277,7 @@ public sealed partial class Variable<T>
                 TensorPrimitives.Add(target, g.AsSpan(r * c, c), target);
                 TensorPrimitives.MultiplyAdd(softmax, -total, target, target);
             }
+            // end exercise
         });
     }
 

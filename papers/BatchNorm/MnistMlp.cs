@@ -19,7 +19,7 @@
 //
 // Deviations: the paper's inputs are "binary" images; this uses MNIST's grey levels scaled to [0, 1]
 // (what every re-implementation does). The paper's "small random Gaussian values" give no standard deviation;
-// InitStd is a parameter (see Fig1Config for the value used and why).
+// InitStd is a parameter (BatchNormOptions.InitStd in Experiment.cs: 0.1, and README.md, Deviations, for why).
 
 using TorchSharp;
 using TorchSharp.Modules;

@@ -111,11 +111,13 @@ public sealed class GaussianDiffusion : IDisposable
     /// <returns>x_t, shaped like x0.</returns>
     public Tensor q_sample(Tensor x0, Tensor t, Tensor eps)
     {
+        // exercise ddpm-q-sample: Eq. 4 — x_t = sqrt(ᾱ_t)·x_0 + sqrt(1 − ᾱ_t)·ε, with sqrtAlphaBar[t] and sqrtOneMinusAlphaBar[t] reshaped to broadcast over (C, H, W)
         using var scope = NewDisposeScope();
         var shape = new long[] { -1 }.Concat(Enumerable.Repeat(1L, (int)x0.dim() - 1)).ToArray();
         Tensor a = sqrtAlphaBar.index_select(0, t).reshape(shape);
         Tensor b = sqrtOneMinusAlphaBar.index_select(0, t).reshape(shape);
         return (a * x0 + b * eps).MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>
@@ -127,11 +129,13 @@ public sealed class GaussianDiffusion : IDisposable
     /// <returns>Scalar loss; ≈ 1 for a network that predicts 0.</returns>
     public Tensor L_simple(Func<Tensor, Tensor, Tensor> eps_theta, Tensor x0)
     {
+        // exercise ddpm-l-simple: Eq. 14, Algorithm 1 — t ~ Uniform{1 … T} (B), ε ~ N(0, I), x_t = q_sample(x_0, t, ε), loss = mean (ε − ε_θ(x_t, t))²
         using var scope = NewDisposeScope();
         Tensor t = randint(1, T + 1, new[] { x0.shape[0] }, dtype: int64);
         Tensor eps = randn_like(x0);
         Tensor xt = q_sample(x0, t, eps);
         return nn.functional.mse_loss(eps_theta(xt, t), eps).MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>
@@ -180,6 +184,7 @@ public sealed class GaussianDiffusion : IDisposable
     public Tensor p_sample(Func<Tensor, Tensor, Tensor> eps_theta, Tensor xt, int t, Generator generator, bool clipDenoised = true)
     {
         if (t < 1 || t > T) throw new ArgumentOutOfRangeException(nameof(t), $"t = {t} is outside 1 … {T}");
+        // exercise ddpm-sampling-step: Algorithm 2, line 4 — x_{t−1} = μ_θ(x_t, t) + σ_t·z, σ_t² = β_t, z = randn(generator), no noise at t = 1; μ_θ by Eq. 11 (or Eq. 7 on the clipped x̂_0)
         using var scope = NewDisposeScope();
         Tensor tt = full(xt.shape[0], (long)t, dtype: int64);
         Tensor eps = eps_theta(xt, tt);
@@ -194,6 +199,7 @@ public sealed class GaussianDiffusion : IDisposable
         if (t == 1) return mean.MoveToOuterDisposeScope();
         Tensor z = randn(xt.shape, generator: generator);
         return (mean + Math.Sqrt(Schedule.Beta[t]) * z).MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>

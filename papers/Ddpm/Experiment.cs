@@ -1,9 +1,13 @@
 // DDPM experiment, top to bottom: options → images scaled to [−1, 1] → U-Net ε_θ → the training step of
 // Algorithm 1 with an EMA of the weights → samples → Fréchet distance on LeNet-5 features → run folder.
 // The diffusion itself is in Diffusion.cs, the network in UNet.cs, the evaluation in Evaluation.cs.
+// Your own images (--dataset folder:DIR, with or without class subfolders) go through the same step; with no
+// feature network for them, they are judged by L_simple on held-out images against the loss of predicting
+// ε = 0 (which is 1, the variance of ε), and by looking at the samples.
 
 using PaperLab.Cli;
 using PaperLab.Data;
+using PaperLab.Data.Sources;
 using PaperLab.Runs;
 using PaperLab.Training;
 using TorchSharp;
@@ -14,8 +18,16 @@ namespace PaperLab.Papers.Ddpm;
 /// <summary>Hyperparameters of a DDPM run: each property is a command-line option (--kebab-case) and a field of config.json.</summary>
 public sealed record DdpmOptions : ICheckedOptions
 {
-    /// <summary>The dataset: fashion-mnist or mnist.</summary>
-    [Option(OneOf = new[] { "fashion-mnist", "mnist" })] public string Dataset { get; init; } = "fashion-mnist";
+    /// <summary>The dataset: fashion-mnist, mnist, or folder:DIR (your images: in class subfolders, or all directly in DIR).</summary>
+    public string Dataset { get; init; } = "fashion-mnist";
+    /// <summary>folder: only. Side of the square images (a multiple of 4, for the U-Net's two halvings); images are scaled so the shorter side fits, then centre-cropped.</summary>
+    [Option(Min = 8, Max = 256)] public int ImageSize { get; init; } = 28;
+    /// <summary>folder: only. 1: grey, 3: RGB (--channels is the U-Net's width).</summary>
+    [Option(Min = 1, Max = 3)] public int ImageChannels { get; init; } = 1;
+    /// <summary>folder: only. Percentage of the images held out (by content hash) to measure L_simple on, when the folder has no valid/.</summary>
+    [Option(Min = 0, MinExclusive = true, Max = 100, MaxExclusive = true)] public double ValidPct { get; init; } = 10;
+    /// <summary>folder: only. Fail on the first unreadable image instead of skipping it.</summary>
+    public bool Strict { get; init; }
     /// <summary>Optimizer steps (none: 2,500, or --epochs passes).</summary>
     [Option(Min = 1, Max = 100_000_000)] public long? Steps { get; init; }
     /// <summary>Passes over the training set, instead of --steps.</summary>
@@ -73,6 +85,19 @@ public sealed record DdpmOptions : ICheckedOptions
     /// <inheritdoc/>
     public IEnumerable<string> Problems()
     {
+        DatasetArgument? source = null;
+        string? bad = null;
+        try
+        {
+            source = DatasetArgument.Parse(Dataset);
+            source.Require("DDPM", ["fashion-mnist", "mnist"], DataSourceKind.Folder);
+        }
+        catch (ArgumentException e) { bad = e.Message; }
+        if (bad != null) yield return bad;
+        else if (source!.Kind == DataSourceKind.BuiltIn && (ImageSize != 28 || ImageChannels != 1 || source.Name != Dataset))
+            yield return $"--image-size and --image-channels apply to folder: datasets; {Dataset} is grey 28×28";
+        if (ImageChannels == 2) yield return "--image-channels 2: give 1 (grey) or 3 (RGB)";
+        if (ImageSize % 4 != 0) yield return $"--image-size {ImageSize}: give a multiple of 4 (the U-Net halves the images twice)";
         if (Steps != null && Epochs != null) yield return "give --steps or --epochs, not both";
         if (Channels % 8 != 0) yield return $"--channels must be a multiple of 8 (GroupNorm with 8 groups), got {Channels}";
         if (SampleSteps > T) yield return $"--sample-steps {SampleSteps} must be at most --diffusion-steps {T}";
@@ -103,6 +128,10 @@ public sealed record DdpmSummary : RunSummary
     public required Dictionary<string, double> ClassCoverage { get; init; }
     /// <summary>Classes holding at least 2% of the samples.</summary>
     public int ClassesCovered { get; init; }
+    /// <summary>Your own images: L_simple of the EMA weights on the held-out images (fixed t and ε); built-in: null.</summary>
+    public double? ValidLoss { get; init; }
+    /// <summary>Your own images: L_simple of predicting ε = 0 on the same held-out draws (≈ 1): the trivial baseline to beat.</summary>
+    public double? ZeroNoiseLoss { get; init; }
     /// <summary>The Fréchet distance at each evaluation during training (this process and, resumed, before).</summary>
     public required List<FdPoint> FdHistory { get; init; }
     /// <summary>Mean training loss of the last 100 steps of this process.</summary>
@@ -125,7 +154,7 @@ public sealed record FdPoint(long Step, double FdLenet, double FdLenetRealFloor)
 public static class Experiment
 {
     /// <summary>The paper, for run folders and --help.</summary>
-    public static readonly PaperInfo Paper = new("ddpm", "Denoising Diffusion Probabilistic Models (Ho et al. 2020) on Fashion-MNIST or MNIST");
+    public static readonly PaperInfo Paper = new("ddpm", "Denoising Diffusion Probabilistic Models (Ho et al. 2020) on Fashion-MNIST, MNIST or your own images");
 
     /// <summary>The paper's headline figure, for orientation only.</summary>
     public static readonly Published Cifar10Fid = new("fid_inception_cifar10", 3.17,
@@ -151,6 +180,7 @@ public static class Experiment
             return null;
         }
         var wall = System.Diagnostics.Stopwatch.StartNew();
+        if (DatasetArgument.Parse(o.Dataset) is { Kind: DataSourceKind.Folder } folderSource) return OwnImages.Run(o, ctx, folderSource);
         var (train, test, data) = MnistFamily.Locate(o.Dataset, ctx.Common.Data, o.TrainLimit, o.TestLimit);
         var judge = FeatureJudge.Create(o, ctx.Common.Seed, train, test, ctx.Progress);   // a bad --classifier fails here, before any folder exists
         var run = ctx.Start(o, data);
@@ -238,14 +268,14 @@ public static class Experiment
     /// <paramref name="n"/> samples in batches of at most 256: DDIM with <paramref name="steps"/> steps, or
     /// Algorithm 2 when steps = T. Batch b uses seed + b, so the result depends only on (n, steps, seed).
     /// </summary>
-    /// <returns>(n, 1, 28, 28) in about [−1, 1].</returns>
-    public static Tensor SampleMany(GaussianDiffusion diffusion, Func<Tensor, Tensor, Tensor> epsTheta, int n, int steps, int seed)
+    /// <returns>(n, C, N, N) in about [−1, 1]; (n, 1, 28, 28) by default.</returns>
+    public static Tensor SampleMany(GaussianDiffusion diffusion, Func<Tensor, Tensor, Tensor> epsTheta, int n, int steps, int seed, int channels = 1, int imageSize = 28)
     {
         var parts = new List<Tensor>();
         for (int b = 0, done = 0; done < n; b++)
         {
             int size = Math.Min(256, n - done);
-            var shape = new long[] { size, 1, 28, 28 };
+            var shape = new long[] { size, channels, imageSize, imageSize };
             parts.Add(steps == diffusion.T ? diffusion.Sample(epsTheta, shape, seed + b).X0 : diffusion.SampleDdim(epsTheta, shape, steps, seed + b));
             done += size;
         }

@@ -66,9 +66,11 @@ public static class QLearning
     /// <returns>y: (B) float32, without gradient history if nextQ has none.</returns>
     public static Tensor TdTarget(Tensor rewards, Tensor nextQ, Tensor terminated, double gamma)
     {
+        // exercise dqn-td-target: Eq. 2, Algorithm 1 of Mnih et al. 2015 — y = r + γ·(1 − terminated)·max_a′ Q̂(s′, a′): (B)
         using var scope = NewDisposeScope();
         Tensor maxNext = nextQ.amax(1);                                                    // (B) max_a' Q̂(s', a')
         return (rewards + gamma * (1 - terminated) * maxNext).MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>Q(s, a) of the actions taken: row i of <paramref name="q"/> at column actions[i].</summary>

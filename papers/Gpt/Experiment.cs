@@ -1,9 +1,10 @@
-// GPT experiment, top to bottom as nanoGPT's train.py: options → Tiny Shakespeare characters → model →
-// the training step → samples → run folder. The model is in Gpt.cs.
+// GPT experiment, top to bottom as nanoGPT's train.py: options → Tiny Shakespeare characters (or your own
+// text, Data.cs) → model → the training step → samples → run folder. The model is in Gpt.cs.
 
 using System.Globalization;
 using PaperLab.Cli;
 using PaperLab.Data;
+using PaperLab.Data.Sources;
 using PaperLab.Runs;
 using PaperLab.Training;
 using TorchSharp;
@@ -18,6 +19,29 @@ namespace PaperLab.Papers.Gpt;
 /// </summary>
 public sealed record GptOptions : ICheckedOptions
 {
+    /// <summary>What to train on: tinyshakespeare (the default), text:FILE (one UTF-8 text) or lines:FILE (one item per line: names, words, SMILES).</summary>
+    public string Dataset { get; init; } = "tinyshakespeare";
+    /// <summary>text: only. char (one token per character) or gpt2 (GPT-2's byte-pair encoding, 50,257 tokens, Microsoft.ML.Tokenizers).</summary>
+    [Option(OneOf = new[] { "char", "gpt2" })] public string Tokenizer { get; init; } = "char";
+    /// <summary>text:/lines: only. Percentage held out for validation: the end of a text, or items chosen by content hash.</summary>
+    [Option(Min = 0, MinExclusive = true, Max = 100, MaxExclusive = true)] public double ValidPct { get; init; } = 10;
+    /// <summary>text:/lines: only. How the file's bytes are read: utf8 (strict: a bad byte is an error naming its offset) or latin1.</summary>
+    [Option(OneOf = new[] { "utf8", "latin1" })] public string Encoding { get; init; } = "utf8";
+    /// <summary>text:/lines: clean-up 1. keep line endings as they are, or lf (\r\n and \r become \n).</summary>
+    [Option(OneOf = new[] { "keep", "lf" })] public string LineEndings { get; init; } = "keep";
+    /// <summary>text:/lines: clean-up 2. Unicode normalisation: none, nfc (é one way), nfkc (also ligatures, full-width forms).</summary>
+    [Option(OneOf = new[] { "none", "nfc", "nfkc" })] public string Normalize { get; init; } = "none";
+    /// <summary>text:/lines: clean-up 3. keep, lower or upper case.</summary>
+    [Option(OneOf = new[] { "keep", "lower", "upper" })] public string Case { get; init; } = "keep";
+    /// <summary>text:/lines: clean-up 4. Digits: keep, zero (every digit becomes 0) or drop.</summary>
+    [Option(OneOf = new[] { "keep", "zero", "drop" })] public string Digits { get; init; } = "keep";
+    /// <summary>text:/lines: clean-up 5. Characters seen fewer times than this become � (or are dropped with --rare drop); 0: keep all.</summary>
+    [Option(Min = 0, Max = 1_000_000_000)] public int RareBelow { get; init; }
+    /// <summary>text:/lines: what happens to rare characters: unknown (→ �) or drop.</summary>
+    [Option(OneOf = new[] { "unknown", "drop" })] public string Rare { get; init; } = "unknown";
+    /// <summary>text:/lines: clean-up 6. text: keep the first N characters; lines: drop items longer than N; none: no limit.</summary>
+    [Option(Min = 1, Max = 1_000_000_000)] public int? MaxLength { get; init; }
+
     /// <summary>Size preset: cpu (nanoGPT's CPU run of train_shakespeare_char, the default) or long (4×4×192, block 128, 5,500 steps: about 25 minutes on two cores).</summary>
     [Option(OneOf = new[] { "cpu", "long" })] public string Preset { get; init; } = "cpu";
 
@@ -85,9 +109,40 @@ public sealed record GptOptions : ICheckedOptions
     public GptConfig Model(int vocabSize) => new(vocabSize, BlockSize, NLayer, NHead, NEmbd, Dropout,
                                                  GradientCheckpointing: GradCheckpoint, CheckpointSegments: CheckpointSegments, FusedAttention: FusedAttention);
 
+    /// <summary>The reading and clean-up choices for text: and lines: (the defaults keep the text as it is).</summary>
+    public TextSourceOptions SourceOptions() => new()
+    {
+        Encoding = Encoding == "latin1" ? TextEncodingChoice.Latin1 : TextEncodingChoice.Utf8,
+        Tokenizer = Tokenizer == "gpt2" ? TokenizerChoice.Gpt2 : TokenizerChoice.Char,
+        ValidPercent = ValidPct,
+        Cleanup = new TextCleanupOptions
+        {
+            LineEndings = Enum.Parse<LineEndingMapping>(LineEndings, ignoreCase: true),
+            Normalization = Enum.Parse<UnicodeNormalization>(Normalize, ignoreCase: true),
+            Case = Enum.Parse<CaseMapping>(Case, ignoreCase: true),
+            Digits = Enum.Parse<DigitMapping>(Digits, ignoreCase: true),
+            RareBelow = RareBelow,
+            Rare = Enum.Parse<RareMapping>(Rare, ignoreCase: true),
+            MaxLength = MaxLength,
+        },
+    };
+
     /// <inheritdoc/>
     public IEnumerable<string> Problems()
     {
+        DatasetArgument? source = null;
+        string? bad = null;
+        try
+        {
+            source = DatasetArgument.Parse(Dataset);
+            source.Require("GPT", ["tinyshakespeare"], DataSourceKind.Text, DataSourceKind.Lines);
+        }
+        catch (ArgumentException e) { bad = e.Message; }
+        if (bad != null) yield return bad;
+        else if (source!.Kind == DataSourceKind.BuiltIn && (SourceOptions() != new TextSourceOptions() || source.Name != Dataset))
+            yield return $"--tokenizer, --valid-pct, --encoding and the clean-up options apply to text: and lines: datasets; {Dataset} is read as nanoGPT reads it (characters, 90/10)";
+        else if (source.Kind == DataSourceKind.Lines && Tokenizer != "char")
+            yield return "--tokenizer gpt2 applies to text: datasets; lines: items are read by characters";
         if (CheckpointSegments > NLayer) yield return $"--checkpoint-segments {CheckpointSegments} is more than --n-layer {NLayer}: give 1 … {NLayer}, or 0 for √n_layer";
         if (CheckpointSegments > 0 && !GradCheckpoint) yield return "--checkpoint-segments applies only with --grad-checkpoint";
         if (NEmbd % NHead != 0) yield return $"--n-head {NHead} must divide --n-embd {NEmbd}: each head gets n_embd / n_head dimensions";
@@ -110,11 +165,11 @@ public sealed record GptOptions : ICheckedOptions
     /// </summary>
     public static GptOptions Defaults(GptOptions given, RunOptions run)
     {
-        if (run.Smoke) return new GptOptions { BlockSize = 32, NLayer = 2, NHead = 2, NEmbd = 64, BatchSize = 16, MaxIters = 300, Lr = 3e-3, WarmupIters = 30,
+        if (run.Smoke) return new GptOptions { Dataset = given.Dataset, BlockSize = 32, NLayer = 2, NHead = 2, NEmbd = 64, BatchSize = 16, MaxIters = 300, Lr = 3e-3, WarmupIters = 30,
                                                EvalInterval = 100, EvalIters = 10, FinalEvalIters = 40, SampleTokens = 200 };
         return given.Preset == "long"
-            ? new GptOptions { Preset = "long", BlockSize = 128, NEmbd = 192, Dropout = 0.1, BatchSize = 16, MaxIters = 5500, Lr = 1e-3 }
-            : new GptOptions();
+            ? new GptOptions { Dataset = given.Dataset, Preset = "long", BlockSize = 128, NEmbd = 192, Dropout = 0.1, BatchSize = 16, MaxIters = 5500, Lr = 1e-3 }
+            : new GptOptions { Dataset = given.Dataset };
     }
 }
 
@@ -137,6 +192,10 @@ public sealed record GptSummary : RunSummary
     public double SampleTokensPerSecond { get; init; }
     /// <summary>ln V: the loss of a uniform guess.</summary>
     public double UniformLoss { get; init; }
+    /// <summary>Your own text: the unigram counts' validation loss (add-one smoothing); Tiny Shakespeare: null.</summary>
+    public double? UnigramLoss { get; init; }
+    /// <summary>What a token is: characters or GPT-2 tokens.</summary>
+    public string Unit { get; init; } = "characters";
     /// <summary>The bigram counts' validation loss.</summary>
     public required BaselineLoss Baseline { get; init; }
 }
@@ -150,12 +209,17 @@ public sealed record BaselineLoss(string Name, double ValLoss);
 public static class Experiment
 {
     /// <summary>The paper, for run folders and --help.</summary>
-    public static readonly PaperInfo Paper = new("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare, at nanoGPT's sizes");
+    public static readonly PaperInfo Paper = new("gpt", "GPT (Radford et al. 2018/2019) as a character model of Tiny Shakespeare (or your own text), at nanoGPT's sizes");
 
     /// <summary>The nanoGPT figure for a preset's size.</summary>
     public static Published PublishedFor(string preset) => preset == "long"
         ? new("val_loss", 1.4697, "nanoGPT README, config/train_shakespeare_char.py on one A100 (6×6×384, block 256, 5000 steps): best val loss 1.4697")
         : new("val_loss", 1.88, "nanoGPT README, CPU run of train_shakespeare_char (4×4×128, block 64, batch 12, 2000 steps): val loss about 1.88");
+
+    /// <summary>Your own text has no published figure: its unigram baseline stands in, marked not comparable.</summary>
+    public static Published UnigramFor(double loss, string unit) =>
+        new("val_loss", loss, $"no published figure for your own text; shown instead: unigram counts of the training {unit} (data report), the trivial baseline to beat",
+            Comparable: false);
 
     /// <summary>Parses the command line, runs, prints the run folder last. Exit 0, 1 (failure), 2 (usage), 130 (Ctrl-C).</summary>
     /// <remarks><c>--bench-memory …</c> as the first argument runs the memory bench instead (bench/MemoryBench.cs, bench/memory.sh).</remarks>
@@ -176,12 +240,19 @@ public static class Experiment
             return null;
         }
         var wall = System.Diagnostics.Stopwatch.StartNew();
-        var data = ShakespeareChars.Load(ctx.Common.Data);
+        var data = GptData.Load(o, ctx.Common.Data);
+        if (data.Report is { } dataReport) ctx.Progress.Line(dataReport.ToText());   // before training, and before any run folder exists
         if (o.BlockSize >= data.Val.Length)
-            throw new UsageException($"--block-size {o.BlockSize} is longer than the validation text ({data.Val.Length:N0} characters); use a shorter context");
-        var config = o.Model(data.Vocabulary.Size);
+            throw new UsageException($"--block-size {o.BlockSize} is longer than the validation text ({data.Val.Length:N0} {data.Unit}); use a shorter context" +
+                                     (data.Report is null ? "" : " or a larger --valid-pct"));
+        var config = o.Model(data.VocabSize);
         var run = ctx.Start(o, data.Record);
-        ctx.Progress.Line($"{data.Source}: vocabulary {data.Vocabulary.Size}, train {data.Train.Length:N0} / val {data.Val.Length:N0} characters");
+        if (data.Report is { } r)
+        {
+            run.DataReport = r.ToText();
+            r.WriteTo(run.Path);
+        }
+        ctx.Progress.Line($"{data.Name}: vocabulary {data.VocabSize}, train {data.Train.Length:N0} / val {data.Val.Length:N0} {data.Unit}");
 
         var trainSet = new TokenWindowDataset(data.Train, o.BlockSize);
         var valSet = new TokenWindowDataset(data.Val, o.BlockSize);
@@ -228,20 +299,21 @@ public static class Experiment
         var sampleClock = System.Diagnostics.Stopwatch.StartNew();
         string sample;
         using (Evaluation.Mode(model))
-        using (var newline = tensor(new long[] { data.Vocabulary.Encode("\n")[0] }).reshape(1, 1))
-        using (var generated = model.Generate(newline, o.SampleTokens, o.Temperature, o.TopK, new Generator((ulong)ctx.Common.Seed)))
-            sample = data.Vocabulary.Decode(generated[0].data<long>().ToArray());
+        using (var newline = tensor(new long[] { data.PromptId }).reshape(1, 1))
+        using (var generated = model.Generate(newline, o.SampleTokens, o.Temperature, Math.Min(o.TopK, data.VocabSize), new Generator((ulong)ctx.Common.Seed)))
+            sample = data.Decode(generated[0].data<long>().ToArray());
         double sampleSeconds = sampleClock.Elapsed.TotalSeconds;
         AtomicFile.WriteAllText(run.File("sample.txt"), sample);
         PyTorchExport.Save(model, run.File("model.pt"));
-        double bigram = BigramBaseline.Loss(data.Train, data.Val, data.Vocabulary.Size);
+        NanoGptExport.Save(model, run.File(NanoGptExport.FileName));   // the same weights under nanoGPT's keys (README)
+        double bigram = data.BigramLoss;
 
         var result = loop.Result;
         var summary = new GptSummary
         {
             Paper = "GPT (Radford et al. 2018, 2019), nanoGPT Shakespeare-char sizes",
-            Dataset = "tinyshakespeare (characters, 90/10 split)",
-            Published = PublishedFor(o.Preset),
+            Dataset = data.Report is null ? "tinyshakespeare (characters, 90/10 split)" : o.Dataset,
+            Published = data.UnigramLoss is double u ? UnigramFor(u, data.Unit) : PublishedFor(o.Preset),
             Preset = o.Preset,
             ValLoss = valLoss,
             TrainLoss = trainLoss,
@@ -254,7 +326,9 @@ public static class Experiment
             Parameters = ParameterCounts.Total(model),
             ParametersFormula = Gpt.ExpectedParameters(config),
             SampleTokensPerSecond = o.SampleTokens / Math.Max(1e-9, sampleSeconds),
-            UniformLoss = Math.Log(data.Vocabulary.Size),
+            UniformLoss = Math.Log(data.VocabSize),
+            UnigramLoss = data.UnigramLoss,
+            Unit = data.Unit,
             Baseline = new(BigramBaseline.Name, bigram),
         };
         run.WriteSummary(summary);

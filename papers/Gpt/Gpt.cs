@@ -193,6 +193,7 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         long Tq = q.shape[2], Tk = k.shape[2];
         if (Tk > bias.shape[0])
             throw new ArgumentException($"the context holds {Tk} positions but block_size is {bias.shape[0]}; crop the input to the last block_size tokens");
+        // exercise gpt-attention: Eq. 1 + §3.2.3 of Vaswani et al. 2017 — softmax(q·kᵀ/√hs) with keys after each query masked to −∞ (rows of bias), dropout, then ·v
         using var scope = NewDisposeScope();
         Tensor att = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(k.shape[3]));  // (B, nh, T_q, T_k)
         Tensor mask = bias[TensorIndex.Slice(Tk - Tq, Tk), TensorIndex.Slice(0, Tk)];  // query i is position Tk−Tq+i
@@ -200,6 +201,7 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         att = functional.softmax(att, dim: -1);
         att = attn_dropout.forward(att);
         return att.matmul(v).MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>
@@ -290,10 +292,12 @@ public sealed class Block : Module<Tensor, Tensor>
     /// <returns>(B, T_new, C).</returns>
     public Tensor forward(Tensor x, KeyValueCache? cache)
     {
+        // exercise gpt-block: GPT-2 §2.3 pre-LN residual block — x + attn(ln_1(x), cache), then x + mlp(ln_2(x))
         using var scope = NewDisposeScope();
         x = x + attn.forward(ln_1.forward(x), cache);
         x = x + mlp.forward(ln_2.forward(x));
         return x.MoveToOuterDisposeScope();
+        // end exercise
     }
 }
 
@@ -493,6 +497,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// </summary>
     public static long ExpectedParameters(GptConfig c)
     {
+        // exercise gpt-parameters: file header — V·C + T·C (embeddings) + L·(12·C² + 13·C) (blocks, with biases) + 2·C (ln_f); lm_head is tied to wte
         long C = c.NEmbd, V = c.VocabSize, T = c.BlockSize, L = c.NLayer;
         long embeddings = V * C + T * C;
         long block = 2 * C                 // ln_1: gain and bias
@@ -503,6 +508,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
                    + 4 * C * C + C;        // MLP c_proj        → 12C² + 13C
         long lnF = 2 * C;
         return embeddings + L * block + lnF;  // lm_head: tied to wte, no parameters of its own
+        // end exercise
     }
 
     /// <summary>

@@ -3,6 +3,7 @@
 
 using System.Globalization;
 using System.Net;
+using PaperLab.Cli;
 using PaperLab.Reporting;
 using PaperLab.Runs;
 
@@ -24,7 +25,8 @@ public static class Report
     public static void Write(RunFolder run, GptOptions config, GptConfig m, GptSummary summary, string sample)
     {
         var inv = CultureInfo.InvariantCulture;
-        var page = new HtmlPage("GPT on Tiny Shakespeare (characters)");
+        bool own = summary.UnigramLoss is not null;
+        var page = new HtmlPage(own ? $"GPT on {config.Dataset} ({summary.Unit})" : "GPT on Tiny Shakespeare (characters)");
         page.Paragraph("Radford et al. (2018, 2019): a decoder-only Transformer with pre-layer-norm blocks, learned position " +
                        "embeddings, GELU and an output layer tied to the token embedding, at nanoGPT's Shakespeare-char sizes. " +
                        "See papers/Gpt/README.md.");
@@ -33,14 +35,15 @@ public static class Report
             ["model"] = $"{m.NLayer} layers, {m.NHead} heads, n_embd {m.NEmbd}, block_size {m.BlockSize}, dropout {m.Dropout.ToString(inv)}",
             ["parameters"] = summary.Parameters.ToString("N0", inv),
             ["training"] = $"{config.MaxIters} steps of {config.BatchSize}×{m.BlockSize} characters, AdamW (β {config.Beta1.ToString(inv)}, {config.Beta2.ToString(inv)}, " +
-                           $"weight decay {config.WeightDecay.ToString(inv)} on matrices), lr {config.Lr.ToString(inv)} → {config.MinLrInEffect.ToString(inv)}, warm-up {config.Warmup}, clip {config.GradClip.ToString(inv)}",
+                           $"weight decay {Numbers.Format(config.WeightDecay)} on matrices), lr {Numbers.Format(config.Lr)} → {Numbers.Format(config.MinLrInEffect)}, warm-up {config.Warmup}, clip {config.GradClip.ToString(inv)}",
             ["threads"] = summary.Threads.ToString(inv),
             ["tokens/s"] = summary.TokensPerSecond?.ToString("F0", inv) ?? "—",
             ["train seconds / wall seconds"] = string.Create(inv, $"{summary.TrainSeconds:F0} / {summary.WallSeconds:F0}"),
         });
-        page.Table(new[] { "model", "val loss (nats/char)", "source" }, new[]
+        page.Table(new[] { "model", "val loss (nats/token)", "source" }, new[]
         {
-            new[] { "published", summary.Published.Value.ToString("F4", inv), summary.Published.Source },
+            own ? new[] { "unigram counts", summary.Published.Value.ToString("F4", inv), "data report: the trivial baseline to beat" }
+                : new[] { "published", summary.Published.Value.ToString("F4", inv), summary.Published.Source },
             new[] { "GPT, this run", summary.ValLoss.ToString("F4", inv), $"summary.json, {config.FinalEvalIters} val batches" },
             new[] { "bigram counts", summary.Baseline.ValLoss.ToString("F4", inv), "same split" },
             new[] { "uniform over the vocabulary", summary.UniformLoss.ToString("F4", inv), "ln V" },

@@ -26,18 +26,27 @@ public static class LinearBaseline
     /// <param name="test">Test images and labels.</param>
     /// <param name="seed">ML.NET's seed.</param>
     /// <param name="iterations">SDCA passes; null lets ML.NET choose.</param>
-    public static double TestAccuracy(ImageDataset train, ImageDataset test, int seed, int? iterations = 10)
+    public static double TestAccuracy(ImageDataset train, ImageDataset test, int seed, int? iterations = 10) =>
+        TestAccuracy((train.Pixels, train.Labels.Select(l => (int)l).ToArray()), (test.Pixels, test.Labels.Select(l => (int)l).ToArray()),
+                     train.Height * train.Width, seed, iterations);
+
+    /// <summary>The same on images of <paramref name="d"/> bytes each (C·H·W: grey or RGB).</summary>
+    /// <param name="train">Training pixels (N·d bytes) and labels.</param>
+    /// <param name="test">Test pixels and labels.</param>
+    /// <param name="d">Bytes per image.</param>
+    /// <param name="seed">ML.NET's seed.</param>
+    /// <param name="iterations">SDCA passes; null lets ML.NET choose.</param>
+    public static double TestAccuracy((byte[] Pixels, int[] Labels) train, (byte[] Pixels, int[] Labels) test, int d, int seed, int? iterations = 10)
     {
         var ml = new MLContext(seed);
-        int d = train.Height * train.Width;
         var schema = SchemaDefinition.Create(typeof(PixelRow));
         schema[nameof(PixelRow.Pixels)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, d);
 
-        IDataView Load(ImageDataset s) => ml.Data.LoadFromEnumerable(
-            Enumerable.Range(0, s.Count).Select(i => new PixelRow
+        IDataView Load((byte[] Pixels, int[] Labels) s) => ml.Data.LoadFromEnumerable(
+            Enumerable.Range(0, s.Labels.Length).Select(i => new PixelRow
             {
                 Pixels = s.Pixels.AsSpan(i * d, d).ToArray().Select(p => p / 255f).ToArray(),
-                Digit = s.Labels[i],
+                Digit = (uint)s.Labels[i],
             }), schema);
 
         var pipeline = ml.Transforms.Conversion

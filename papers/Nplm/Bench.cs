@@ -1,8 +1,7 @@
 // Training throughput of the network: words per second of the step the experiment runs (forward, softmax
-// cross-entropy over the whole vocabulary, backward, AdamW with the paper's two weight-decay groups) on random
+// cross-entropy over the whole vocabulary plus the weight penalty, backward, SGD) on random
 // word ids, so the rate does not depend on the text. Its PyTorch twin is bench/pytorch_nplm_bench.py (same
-// model, same parameter names, same step); bench/compare.sh alternates the two. The experiment's command line
-// will call Run behind a --bench option.
+// model, same parameter names, same step); bench/compare.sh alternates the two. The experiment runs it with --bench N.
 
 using System.Diagnostics;
 using System.Text.Json;
@@ -38,7 +37,7 @@ public static class NplmBench
         TorchSharp.torch.set_num_threads(threads);
         manual_seed(0);
         using var model = new Nplm(config);
-        var optimizer = NplmTraining.CreateOptimizer(model, new NplmTrainOptions { Optimizer = NplmOptimizer.AdamW, LearningRate = 1e-3, WeightDecay = 1e-4 });
+        var optimizer = NplmTraining.CreateOptimizer(model, lr: 0.25);
         var generator = new Generator(1);
         void Step()
         {
@@ -46,7 +45,7 @@ public static class NplmBench
             var x = randint(0, config.VocabSize, new long[] { batchSize, config.ContextLength }, generator: generator);
             var y = randint(0, config.VocabSize, new long[] { batchSize }, generator: generator);
             optimizer.zero_grad();
-            model.Loss(x, y).backward();
+            (model.Loss(x, y) + model.WeightPenalty(x, 1e-4)).backward();
             optimizer.step();
         }
         for (int i = 0; i < warmup; i++) Step();

@@ -205,8 +205,8 @@ public static class BrownCorpus
     }
 
     /// <summary>
-    /// The folder of the corpus: <paramref name="dataDir"/> (or its brown/ subfolder), else
-    /// <c>$PAPERLAB_DATA/brown</c>, else <c>data/brown</c> of the repository.
+    /// The folder of the corpus: <paramref name="dataDir"/> (or its brown/ subfolder) when given, and only there;
+    /// else <c>$PAPERLAB_DATA/brown</c>, else <c>data/brown</c> of the repository.
     /// </summary>
     /// <param name="dataDir">A folder given by the user, or null.</param>
     /// <param name="options">Where the environment and the repository root come from (only those two settings are read); defaults when null.</param>
@@ -216,9 +216,12 @@ public static class BrownCorpus
         options ??= new LocatorOptions();
         var tried = new List<string>();
         var candidates = new List<(string Origin, string Dir)>();
-        if (!string.IsNullOrWhiteSpace(dataDir)) candidates.AddRange([("--data", Path.Combine(dataDir, "brown")), ("--data", dataDir)]);
-        if (options.GetEnvironmentVariable(LocatorOptions.DataVariable) is { Length: > 0 } env) candidates.Add((LocatorOptions.DataVariable, Path.Combine(env, "brown")));
-        if ((options.RepoRoot ?? PaperLab.Runs.Repository.Root()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "brown")));
+        if (!string.IsNullOrWhiteSpace(dataDir)) candidates.AddRange([("--data", Path.Combine(dataDir, "brown")), ("--data", dataDir)]);   // given: only there
+        else
+        {
+            if (options.GetEnvironmentVariable(LocatorOptions.DataVariable) is { Length: > 0 } env) candidates.Add((LocatorOptions.DataVariable, Path.Combine(env, "brown")));
+            if ((options.RepoRoot ?? PaperLab.Runs.Repository.Root()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "brown")));
+        }
         foreach (var (origin, dir) in candidates)
         {
             string full = Path.GetFullPath(dir);

@@ -47,7 +47,7 @@ public sealed class NamesData
     }
 
     /// <summary>
-    /// Reads names.txt: <paramref name="path"/> (the file or its folder), else <c>$PAPERLAB_DATA/names/names.txt</c>,
+    /// Reads names.txt: <paramref name="path"/> (the file or its folder) when given, and only there; else <c>$PAPERLAB_DATA/names/names.txt</c>,
     /// else <c>data/names/names.txt</c> of the repository.
     /// </summary>
     /// <param name="path">names.txt or a folder holding it (or its names/ subfolder); null to search.</param>
@@ -72,10 +72,13 @@ public sealed class NamesData
     {
         var candidates = new List<(string Origin, string File)>();
         if (!string.IsNullOrWhiteSpace(path))
-            candidates.AddRange([("--data", path), ("--data", Path.Combine(path, "names.txt")), ("--data", Path.Combine(path, "names", "names.txt"))]);
-        if (options.GetEnvironmentVariable(LocatorOptions.DataVariable) is { Length: > 0 } env)
-            candidates.Add((LocatorOptions.DataVariable, Path.Combine(env, "names", "names.txt")));
-        if ((options.RepoRoot ?? PaperLab.Runs.Repository.Root()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "names", "names.txt")));
+            candidates.AddRange([("--data", path), ("--data", Path.Combine(path, "names.txt")), ("--data", Path.Combine(path, "names", "names.txt"))]);   // given: only there
+        else
+        {
+            if (options.GetEnvironmentVariable(LocatorOptions.DataVariable) is { Length: > 0 } env)
+                candidates.Add((LocatorOptions.DataVariable, Path.Combine(env, "names", "names.txt")));
+            if ((options.RepoRoot ?? PaperLab.Runs.Repository.Root()) is { } repo) candidates.Add(("repository data folder", Path.Combine(repo, "data", "names", "names.txt")));
+        }
         foreach (var (_, file) in candidates)
             if (File.Exists(file)) return Path.GetFullPath(file);
         var tried = candidates.Select(c => $"{c.Origin} {Path.GetFullPath(c.File)}: does not exist").ToList();

@@ -4,12 +4,13 @@
 // reach back into the previous split, as they do when the stream is read in order. names.txt is a list of
 // separate words, each padded on the left with the boundary character (makemore's build_dataset).
 
+using PaperLab.Data;
 using static TorchSharp.torch;
 
 namespace PaperLab.Papers.Nplm;
 
 /// <summary>(context, next word) examples as two int64 tensors, batched by index.</summary>
-public sealed class NgramExamples : IDisposable
+public sealed class NgramExamples : ITensorDataset, IDisposable
 {
     /// <summary>(N, n−1) int64: the words before each target, oldest first.</summary>
     public Tensor Contexts { get; }
@@ -87,11 +88,27 @@ public sealed class NgramExamples : IDisposable
     public (Tensor Contexts, Tensor Targets) Batch(Tensor indices) =>
         (Contexts.index_select(0, indices), Targets.index_select(0, indices));
 
+    /// <summary>The examples at <paramref name="indices"/>, for a <see cref="BatchLoader"/>: contexts (B, n−1) and targets (B).</summary>
+    public (Tensor Input, Tensor Target) Gather(long[] indices)
+    {
+        using var scope = NewDisposeScope();
+        var (x, y) = Batch(tensor(indices));
+        return (x.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
+    }
+
     /// <summary>Examples [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>), in order (views).</summary>
     public (Tensor Contexts, Tensor Targets) Slice(long start, long length)
     {
         long end = Math.Min(Count, start + length);
         return (Contexts[TensorIndex.Slice(start, end)], Targets[TensorIndex.Slice(start, end)]);
+    }
+
+    /// <summary>The first <paramref name="count"/> examples (all when there are fewer), as new tensors.</summary>
+    public NgramExamples Take(long count)
+    {
+        using var scope = NewDisposeScope();
+        long n = Math.Min(count, Count);
+        return new NgramExamples(Contexts[TensorIndex.Slice(0, n)].clone(), Targets[TensorIndex.Slice(0, n)].clone());
     }
 
     /// <summary>Releases the tensors.</summary>

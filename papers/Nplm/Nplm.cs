@@ -30,7 +30,8 @@
 //     default, makemore's randn), H ~ U(±1/√((n−1)m)) (PyTorch's Linear default), d = b = 0, and U, W ~ N(0, 0.01²):
 //     small output weights make every word start equally likely, so the loss at initialisation is ln|V|
 //     (makemore part 3's reason for scaling its last layer by 0.01).
-//   * Training uses mini-batches and Adam(W) or SGD (see NplmTraining), not one SGD update per word on 40 CPUs.
+//   * Training uses mini-batch SGD (see Experiment.cs), not one update per word on 40 CPUs; the penalty R(θ) is
+//     applied as the per-example updates apply it (WeightPenalty).
 
 using TorchSharp;
 using TorchSharp.Modules;
@@ -193,6 +194,30 @@ public sealed class Nplm : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         Tensor logp = functional.log_softmax(forward(context), dim: 1);
         return logp.gather(1, targets.unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The weight-decay penalty R(θ) of §2 for one batch, as the paper's per-example updates apply it:
+    /// (λ/2)·(‖H‖² + ‖U‖² + ‖W‖²) on the network's weights, and on C only the rows of the words in the
+    /// batch's context windows, each as often as it occurs there, averaged over the batch:
+    /// (λ/2)·(1/B)·Σ_examples Σ_positions ‖C(w)‖². §2: "a large fraction of the parameters needs not be
+    /// updated or visited after each example: the word features C(j) of all words j that do not occur in the
+    /// input window" — so a word absent from a batch keeps its feature vector unchanged, whereas a dense decay
+    /// (SGD's weight_decay, AdamW's decoupled decay) would shrink every row at every update. The biases b, d
+    /// are not penalised. With a mini-batch rate ε·B on the batch mean, each row gets the decay of the
+    /// paper's per-example updates (ε·λ per occurrence).
+    /// </summary>
+    /// <param name="context">(B, n−1) int64 word ids of the batch.</param>
+    /// <param name="lambda">λ, the weight decay (the paper: 10⁻⁴ on Brown).</param>
+    /// <returns>Scalar float32, to add to the mean NLL before backward().</returns>
+    public Tensor WeightPenalty(Tensor context, double lambda)
+    {
+        using var scope = NewDisposeScope();
+        Tensor x = FeatureLayer(context);                                    // (B, (n−1)m): the C rows of each window
+        Tensor sum = x.square().sum() / context.shape[0];
+        foreach (var layer in new[] { H, U, W })
+            if (layer is not null) sum = sum + layer.weight!.square().sum();
+        return (0.5 * lambda * sum).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ public sealed record Table1Row(string Model, int N, int? Classes, int? Hidden, i
                                int? Train, int Valid, int Test);
 
 /// <summary>The published numbers this paper's runs are compared with.</summary>
-public static class Published
+public static class PublishedNumbers
 {
     /// <summary>Table 1 of Bengio et al. 2003, every row.</summary>
     public static IReadOnlyList<Table1Row> Table1 { get; } =

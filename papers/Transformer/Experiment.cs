@@ -1,10 +1,11 @@
-// Transformer experiment, top to bottom: options → Multi30k de→en → model → the training step → decoding →
+// Transformer experiment, top to bottom: options → Multi30k de→en (or your own pairs) → model → the training step → decoding →
 // BLEU → run folder. The model is in Transformer.cs, decoding in Decoding.cs, the tokenisation in Tokenisation.cs.
 
 using System.Diagnostics;
 using System.Text.Json;
 using PaperLab.Cli;
 using PaperLab.Data;
+using PaperLab.Data.Sources;
 using PaperLab.Runs;
 using PaperLab.Training;
 using TorchSharp;
@@ -15,6 +16,17 @@ namespace PaperLab.Papers.Transformer;
 /// <summary>Hyperparameters of a Transformer run: each property is a command-line option (--kebab-case) and a field of config.json.</summary>
 public sealed record TransformerOptions : ICheckedOptions
 {
+    /// <summary>What to train on: multi30k (German→English, the default), pairs:FILE (source TAB target per line) or pairs:SRC,TGT (two files aligned line by line).</summary>
+    public string Dataset { get; init; } = "multi30k";
+    /// <summary>pairs: only. Percentage of the pairs held out for validation and the final translations, chosen by content hash.</summary>
+    [Option(Min = 0, MinExclusive = true, Max = 100, MaxExclusive = true)] public double ValidPct { get; init; } = 10;
+    /// <summary>pairs: only. How the files' bytes are read: utf8 (strict: a bad byte is an error naming its offset) or latin1.</summary>
+    [Option(OneOf = new[] { "utf8", "latin1" })] public string Encoding { get; init; } = "utf8";
+    /// <summary>pairs: only. Unicode normalisation of both sides: none, nfc or nfkc (the tokeniser lower-cases anyway).</summary>
+    [Option(OneOf = new[] { "none", "nfc", "nfkc" })] public string Normalize { get; init; } = "none";
+    /// <summary>pairs: only. Drop pairs with a side longer than this many characters; none: keep all.</summary>
+    [Option(Min = 1, Max = 1_000_000)] public int? MaxLength { get; init; }
+
     /// <summary>Passes over the training pairs.</summary>
     [Option(Min = 1, Max = 10_000)] public int Epochs { get; init; } = 11;
     /// <summary>Stop after this many optimizer steps instead of --epochs epochs (for sizing runs); none: epochs.</summary>
@@ -67,9 +79,28 @@ public sealed record TransformerOptions : ICheckedOptions
     public ModelConfig Model(int sourceVocab, int targetVocab) => new(sourceVocab, targetVocab, N, DModel, H, DFf, PDrop, PreLayerNorm,
                                                                       GradientCheckpointing: GradCheckpoint, CheckpointSegments: CheckpointSegments);
 
+    /// <summary>The reading and clean-up choices for pairs: (the defaults keep the text as it is).</summary>
+    public TextSourceOptions SourceOptions() => new()
+    {
+        Encoding = Encoding == "latin1" ? TextEncodingChoice.Latin1 : TextEncodingChoice.Utf8,
+        ValidPercent = ValidPct,
+        Cleanup = new TextCleanupOptions { Normalization = Enum.Parse<UnicodeNormalization>(Normalize, ignoreCase: true), MaxLength = MaxLength },
+    };
+
     /// <inheritdoc/>
     public IEnumerable<string> Problems()
     {
+        DatasetArgument? source = null;
+        string? bad = null;
+        try
+        {
+            source = DatasetArgument.Parse(Dataset);
+            source.Require("The Transformer", ["multi30k"], DataSourceKind.Pairs);
+        }
+        catch (ArgumentException e) { bad = e.Message; }
+        if (bad != null) yield return bad;
+        else if (source!.Kind == DataSourceKind.BuiltIn && (SourceOptions() != new TextSourceOptions() || source.Name != Dataset))
+            yield return $"--valid-pct, --encoding, --normalize and --max-length apply to pairs: datasets; {Dataset} has its own splits";
         if (CheckpointSegments > N) yield return $"--checkpoint-segments {CheckpointSegments} is more than --layers {N}: give 1 … {N}, or 0 for √N";
         if (CheckpointSegments > 0 && !GradCheckpoint) yield return "--checkpoint-segments applies only with --grad-checkpoint";
         if (DModel % H != 0 || DModel % 2 != 0) yield return $"--d-model {DModel} must be even and divisible by --heads {H}";
@@ -77,8 +108,8 @@ public sealed record TransformerOptions : ICheckedOptions
 
     /// <summary>The configuration of the reported result; --smoke: a tiny model on 2,000 pairs for 5 epochs, seconds.</summary>
     public static TransformerOptions Defaults(TransformerOptions given, RunOptions run) => run.Smoke
-        ? new() { Epochs = 5, BatchTokens = 1500, Warmup = 30, Beam = 2, N = 2, DModel = 64, H = 4, DFf = 128, TrainLimit = 2000, ValLimit = 50, TestLimit = 50, MaxExtraLength = 10 }
-        : new();
+        ? new() { Dataset = given.Dataset, Epochs = 5, BatchTokens = 1500, Warmup = 30, Beam = 2, N = 2, DModel = 64, H = 4, DFf = 128, TrainLimit = 2000, ValLimit = 50, TestLimit = 50, MaxExtraLength = 10 }
+        : new() { Dataset = given.Dataset };
 }
 
 /// <summary>summary.json of a Transformer run.</summary>
@@ -120,6 +151,10 @@ public sealed record TransformerSummary : RunSummary
     public int VocabTarget { get; init; }
     /// <summary>The step this process started at (0 unless resumed).</summary>
     public long ResumedFromStep { get; init; }
+    /// <summary>Which pairs the test figures are of: "test" (Multi30k's test_2016_flickr) or "valid" (your pairs: the held-out ones).</summary>
+    public string EvalSplit { get; init; } = "test";
+    /// <summary>Your own pairs: NLL per target token of unigram counts of the training targets (add-one smoothing), in the model's tokens; Multi30k: null.</summary>
+    public double? UnigramNll { get; init; }
 }
 
 /// <summary>The corpus, tokenised and encoded.</summary>
@@ -141,7 +176,7 @@ public sealed record EncodedSplit(IReadOnlyList<TranslationPair> Pairs, int[][] 
 public static class Experiment
 {
     /// <summary>The paper, for run folders and --help.</summary>
-    public static readonly PaperInfo Paper = new("transformer", "Transformer (Vaswani et al. 2017) on Multi30k German→English");
+    public static readonly PaperInfo Paper = new("transformer", "Transformer (Vaswani et al. 2017) on Multi30k German→English or your own sentence pairs");
 
     /// <summary>Multi30k test 2016 de→en, small re-implementations of the base architecture on one GPU.</summary>
     public static readonly Published Multi30k = new("bleu", 35.0,
@@ -175,12 +210,33 @@ public static class Experiment
             return null;
         }
         var wall = Stopwatch.StartNew();
-        var (corpus, data) = LoadCorpus(o, ctx.Common.Data);
+        var source = DatasetArgument.Parse(o.Dataset);
+        Corpus corpus;
+        object data;
+        TextDataReport? dataReport = null;
+        if (source.Kind == DataSourceKind.Pairs)
+        {
+            var pairs = PairsSource.Load(source.Paths, o.SourceOptions(), o.Dataset);
+            dataReport = pairs.Report;
+            ctx.Progress.Line(dataReport.ToText());   // before training, and before any run folder exists
+            corpus = BuildCorpus(o, pairs.Train, pairs.Valid.Take(o.ValLimit ?? int.MaxValue).ToArray(), pairs.Valid.Take(o.TestLimit ?? int.MaxValue).ToArray());
+            data = new { source = pairs.Source, options = o.SourceOptions() };
+        }
+        else (corpus, data) = LoadCorpus(o, ctx.Common.Data);
+        string evalSplit = dataReport is null ? "test" : "valid";
+        double? unigram = dataReport is null ? null : UnigramNll(corpus);
         var run = ctx.Start(o, data);
-        corpus.Source.Save(run.File("vocab.de.txt"));
+        if (dataReport is not null)
+        {
+            run.DataReport = dataReport.ToText() + $"  the Transformer's own tokens: unigram counts of the training targets score {unigram:F4} nats per target token on the validation pairs (the baseline to beat)\n";
+            dataReport.WriteTo(run.Path);
+        }
+        corpus.Source.Save(run.File("vocab.de.txt"));   // source and target vocabularies (German and English for Multi30k)
         corpus.Target.Save(run.File("vocab.en.txt"));
-        ctx.Progress.Line($"Multi30k de→en: {corpus.Train.Pairs.Count:N0} train / {corpus.Val.Pairs.Count:N0} val / {corpus.Test.Pairs.Count:N0} test pairs; " +
-                          $"vocabularies de {corpus.Source.Count:N0}, en {corpus.Target.Count:N0} (min frequency {o.MinFrequency})");
+        ctx.Progress.Line($"{(dataReport is null ? "Multi30k de→en" : o.Dataset)}: {corpus.Train.Pairs.Count:N0} train / {corpus.Val.Pairs.Count:N0} val / {corpus.Test.Pairs.Count:N0} {evalSplit} pairs; " +
+                          $"vocabularies source {corpus.Source.Count:N0}, target {corpus.Target.Count:N0} (min frequency {o.MinFrequency})");
+        if (corpus.Train.Pairs.Count == 0 || corpus.Test.Pairs.Count == 0)
+            throw new UsageException($"--dataset {o.Dataset}: {corpus.Train.Pairs.Count} training and {corpus.Test.Pairs.Count} held-out pairs; give more pairs or another --valid-pct");
 
         var batches = new TokenBatches(corpus.Train.SourceIds, corpus.Train.TargetIds, o.BatchTokens);
         var valBatches = new TokenBatches(corpus.Val.SourceIds, corpus.Val.TargetIds, o.BatchTokens);
@@ -229,7 +285,7 @@ public static class Experiment
         PyTorchExport.Save(model, run.File("model.pt"));
         model.save(run.File("model.weights")); // TorchSharp's own format, for LoadRun (no PyTorch bridge needed)
 
-        ctx.Progress.Line($"translating the test set (beam {o.Beam}, α {o.LengthPenalty})…");
+        ctx.Progress.Line($"translating the {evalSplit} pairs (beam {o.Beam}, α {o.LengthPenalty})…");
         var decodeClock = Stopwatch.StartNew();
         var testHyps = Decoding.Translate(model, corpus.Test.SourceIds, o.Beam, o.LengthPenalty, o.MaxExtraLength);
         double decodeSeconds = decodeClock.Elapsed.TotalSeconds;
@@ -247,8 +303,10 @@ public static class Experiment
         var summary = new TransformerSummary
         {
             Paper = "Transformer (Vaswani et al. 2017)",
-            Dataset = "Multi30k task 1 de→en, test_2016_flickr",
-            Published = Multi30k,
+            Dataset = dataReport is null ? "Multi30k task 1 de→en, test_2016_flickr" : o.Dataset,
+            Published = unigram is double u
+                ? new("test_nll", u, "no published figure for your own pairs; shown instead: unigram counts of the training targets (NLL per target token on the held-out pairs), the trivial baseline to beat", Comparable: false)
+                : Multi30k,
             Bleu = testBleu.Score,
             BleuGreedy = greedyBleu.Score,
             BleuPrecisions = testBleu.Precisions.ToArray(),
@@ -273,6 +331,8 @@ public static class Experiment
             VocabSource = corpus.Source.Count,
             VocabTarget = corpus.Target.Count,
             ResumedFromStep = result.StartStep,
+            EvalSplit = evalSplit,
+            UnigramNll = unigram,
         };
         run.WriteSummary(summary);
         Report.Write(run, o, corpus, model, testHyps, testBleu, greedyBleu, summary);
@@ -291,6 +351,18 @@ public static class Experiment
         var train = TranslationPairs.Load(dir, "train", "de", "en", config.TrainLimit);
         var val = TranslationPairs.Load(dir, "val", "de", "en", config.ValLimit);
         var test = TranslationPairs.Load(dir, "test_2016_flickr", "de", "en", config.TestLimit);
+        var files = new[] { "train", "val", "test_2016_flickr" }.SelectMany(s => new[] { $"{s}.de", $"{s}.en" }).Select(f => FileContent.Find(dir, f, "multi30k"));
+        return (BuildCorpus(config, train, val, test),
+                DataRecord.Of("multi30k", dir, files, $"de→en: train {train.Count:N0} / val {val.Count:N0} / test {test.Count:N0} pairs"));
+    }
+
+    /// <summary>
+    /// Tokenises and encodes the three splits; the vocabularies come from the training pairs only (the first
+    /// --train-limit of them when given).
+    /// </summary>
+    public static Corpus BuildCorpus(TransformerOptions config, IReadOnlyList<TranslationPair> train, IReadOnlyList<TranslationPair> val, IReadOnlyList<TranslationPair> test)
+    {
+        if (config.TrainLimit is int limit && train.Count > limit) train = train.Take(limit).ToArray();
         var trainDe = train.Select(p => Tokenisation.Tokenize(p.Source)).ToArray();
         var trainEn = train.Select(p => Tokenisation.Tokenize(p.Target)).ToArray();
         var de = Vocabulary.Build(trainDe, config.MinFrequency);
@@ -302,9 +374,18 @@ public static class Experiment
             return new EncodedSplit(pairs, src.Select(s => de.Encode(s, addBos: false, addEos: true)).ToArray(),
                                     tgt.Select(t => en.Encode(t, addBos: true, addEos: true)).ToArray(), tgt);
         }
-        var files = new[] { "train", "val", "test_2016_flickr" }.SelectMany(s => new[] { $"{s}.de", $"{s}.en" }).Select(f => FileContent.Find(dir, f, "multi30k"));
-        return (new Corpus(de, en, Encode(train), Encode(val), Encode(test)),
-                DataRecord.Of("multi30k", dir, files, $"de→en: train {train.Count:N0} / val {val.Count:N0} / test {test.Count:N0} pairs"));
+        return new Corpus(de, en, Encode(train), Encode(val), Encode(test));
+    }
+
+    /// <summary>
+    /// The trivial baseline in the model's own target tokens: unigram counts over the training targets (each
+    /// sentence's tokens and its end, add-one smoothing), scored as mean NLL per target token on the test split,
+    /// the quantity <see cref="NegativeLogLikelihood"/> measures for the model.
+    /// </summary>
+    public static double UnigramNll(Corpus corpus)
+    {
+        static int[][] Inner(int[][] targets) => targets.Select(t => t[1..^1]).ToArray();   // without BOS and EOS: the baseline frames each sentence itself
+        return NgramBaseline.SequenceUnigramLoss(Inner(corpus.Train.TargetIds), Inner(corpus.Test.TargetIds), corpus.Target.Count);
     }
 
     /// <summary>

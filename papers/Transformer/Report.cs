@@ -55,7 +55,8 @@ public static class Report
                              BleuScore bleu, BleuScore greedy, TransformerSummary summary)
     {
         var inv = CultureInfo.InvariantCulture;
-        var page = new HtmlPage("Transformer on Multi30k de→en");
+        bool own = summary.UnigramNll is not null;
+        var page = new HtmlPage(own ? $"Transformer on {config.Dataset}" : "Transformer on Multi30k de→en");
         page.Paragraph("Vaswani et al. (2017), Attention Is All You Need. Post-LN encoder–decoder, " +
                        $"N = {config.N}, d_model = {config.DModel}, h = {config.H}, d_ff = {config.DFf}, P_drop = {config.PDrop.ToString(inv)}, " +
                        $"ε_ls = {config.LabelSmoothing.ToString(inv)}; {summary.Parameters:N0} parameters. See papers/Transformer/README.md. " +
@@ -63,7 +64,8 @@ public static class Report
         var published = summary.Published;
         page.Table(new[] { "model", "test BLEU", "details" }, new[]
         {
-            new[] { "published (small re-implementations)", "30.6–35", published.Source },
+            own ? new[] { "unigram counts of the training targets", "—", $"NLL {summary.UnigramNll:F3} per target token on the held-out pairs; this run: {summary.TestNll:F3}" }
+                : new[] { "published (small re-implementations)", "30.6–35", published.Source },
             new[] { $"this run, beam {config.Beam}, α {config.LengthPenalty.ToString(inv)}", bleu.Score.ToString("F2", inv), bleu.ToString() },
             new[] { "this run, greedy", greedy.Score.ToString("F2", inv), greedy.ToString() },
         });
@@ -88,10 +90,10 @@ public static class Report
         page.Paragraph($"Attention for test sentence {chosen + 1}: “{corpus.Test.Pairs[chosen].Source}” → “{Tokenisation.Detokenize(corpus.Target.Decode(testHyps[chosen]))}” " +
                        "(weights averaged over the heads; the decoder is fed its own translation).");
         int last = maps.EncoderSelf.Length - 1;
-        page.Chart(Charts.Heatmap($"Encoder self-attention, layer {last + 1} (rows: queries)", maps.EncoderSelf[last], maps.SourceTokens, maps.SourceTokens, "Blues"));
+        page.Chart(Charts.Attention($"Encoder self-attention, layer {last + 1} (rows: queries)", maps.EncoderSelf[last], maps.SourceTokens, maps.SourceTokens));
         for (int l = 0; l < maps.Cross.Length; l++)
-            page.Chart(Charts.Heatmap($"Encoder–decoder attention, decoder layer {l + 1} (rows: target positions, columns: source)",
-                maps.Cross[l], maps.SourceTokens, maps.TargetTokens, "Blues"));
+            page.Chart(Charts.Attention($"Encoder–decoder attention, decoder layer {l + 1} (rows: target positions, columns: source)",
+                maps.Cross[l], maps.SourceTokens, maps.TargetTokens, xTitle: "source token", yTitle: "target position"));
 
         var rows = Enumerable.Range(0, Math.Min(12, testHyps.Length)).Select(i => new[]
         {

@@ -80,12 +80,14 @@ public static class Attention
     /// <returns>Output (…, L_q, d_v) and the weights (…, L_q, L_k), each row summing to 1.</returns>
     public static (Tensor Output, Tensor Weights) ScaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor? mask = null, Dropout? dropout = null)
     {
+        // exercise transformer-attention: Eq. 1 — softmax(QKᵀ/√d_k)V; blocked scores (mask true) set to −∞ before the softmax; dropout on the weights; return (output, weights)
         long dK = q.shape[^1];
         Tensor scores = matmul(q, k.transpose(-2, -1)) / Math.Sqrt(dK);
         if (mask is not null) scores = scores.masked_fill(mask, double.NegativeInfinity);
         Tensor weights = functional.softmax(scores, -1);
         Tensor attended = dropout is null ? weights : dropout.forward(weights);
         return (matmul(attended, v), weights);
+        // end exercise
     }
 }
 
@@ -133,6 +135,7 @@ public sealed class MultiHeadAttention : Module<Tensor, Tensor, Tensor, Tensor?,
     /// <returns>(B, L_q, d_model).</returns>
     public override Tensor forward(Tensor query, Tensor key, Tensor value, Tensor? mask)
     {
+        // exercise transformer-multi-head: §3.2.2 — project with w_q, w_k, w_v to (B, h, L, d_k), ScaledDotProduct per head, concat to (B, L, h·d_k), then w_o (keep LastWeights when RecordWeights)
         using var scope = NewDisposeScope();
         long b = query.shape[0];
         // (B, L, d_model) → (B, h, L, d_k): the h heads are h slices of one projection.
@@ -145,6 +148,7 @@ public sealed class MultiHeadAttention : Module<Tensor, Tensor, Tensor, Tensor?,
         }
         Tensor concat = heads.transpose(1, 2).contiguous().view(b, -1, H * DK); // Concat(head_1, …, head_h)
         return w_o.forward(concat).MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>The projection weights as PyTorch's nn.MultiheadAttention stores them: in_proj = [W^Q; W^K; W^V] (3·d_model, d_model), out_proj = W^O.</summary>
@@ -185,6 +189,7 @@ public static class PositionalEncoding
     public static Tensor Table(int maxLength, int dModel, ScalarType dtype = ScalarType.Float32)
     {
         if (dModel <= 0 || dModel % 2 != 0) throw new ArgumentException($"d_model must be even and positive, got {dModel}");
+        // exercise transformer-positional-encoding: §3.5 — PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(same), as a (maxLength, d_model) table
         using var scope = NewDisposeScope();
         Tensor pos = arange(maxLength, ScalarType.Float64).unsqueeze(1);             // (L, 1)
         Tensor twoI = arange(0, dModel, 2, ScalarType.Float64);                        // 2i = 0, 2, 4, …
@@ -193,6 +198,7 @@ public static class PositionalEncoding
         pe[TensorIndex.Colon, TensorIndex.Slice(0, null, 2)] = sin(angle);
         pe[TensorIndex.Colon, TensorIndex.Slice(1, null, 2)] = cos(angle);
         return pe.to(dtype).MoveToOuterDisposeScope();
+        // end exercise
     }
 }
 

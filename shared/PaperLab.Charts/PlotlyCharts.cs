@@ -97,16 +97,24 @@ public static class PlotlyCharts
     /// <param name="height">Height in CSS pixels.</param>
     /// <returns>HTML fragment (div + script), without plotly.js.</returns>
     /// <exception cref="ArgumentException">Ragged z, label counts that do not match z, or an unknown colorscale.</exception>
+    /// <param name="cellText">R rows of C texts to write in the cells instead of the values of z (e.g. counts when z is their
+    /// logarithm); an empty array for z's values. Used only with <paramref name="showValues"/>.</param>
+    /// <param name="zMin">Value at the bottom of the colour scale; NaN for the smallest value of z.</param>
+    /// <param name="zMax">Value at the top of the colour scale; NaN for the largest value of z.</param>
+    /// <param name="colorbarTitle">Title of the colour bar (may be empty).</param>
     public static string Heatmap(string title, double[][] z, string[] xLabels, string[] yLabels, string colorscale,
-        bool showValues, string xTitle, string yTitle, int width, int height)
+        bool showValues, string xTitle, string yTitle, int width, int height,
+        string[][] cellText, double zMin, double zMax, string colorbarTitle)
     {
+        if (cellText.Length != 0 && (cellText.Length != z.Length || cellText.Where((row, r) => row.Length != z[r].Length).Any()))
+            throw new ArgumentException("cellText must have the shape of z (one text per cell), or be empty.");
         if (z.Length != yLabels.Length)
             throw new ArgumentException($"z has {z.Length} rows but {yLabels.Length} y labels were given.");
         for (int r = 0; r < z.Length; r++)
             if (z[r].Length != xLabels.Length)
                 throw new ArgumentException($"z row {r} has {z[r].Length} values but {xLabels.Length} x labels were given.");
         string scale = PlotlyColorscaleName(colorscale);
-        string[][] text = z.Select(row => row.Select(FormatValue).ToArray()).ToArray();
+        string[][] text = cellText.Length != 0 ? cellText : z.Select(row => row.Select(FormatValue).ToArray()).ToArray();
         GenericChart chart = Chart2D_Heatmap.Chart.Heatmap<double[], double, string, string, string>(
             zData: z, X: Some<IEnumerable<string>>(xLabels), MultiX: null, Y: Some<IEnumerable<string>>(yLabels), MultiY: null,
             Name: null, ShowLegend: null, Opacity: null, XGap: Some(1), YGap: Some(1),
@@ -118,6 +126,12 @@ public static class PlotlyCharts
         {
             // by name: Plotly.NET's Colorscale type lacks some of plotly.js's scales (Blues, Reds)
             trace.SetProperty("colorscale", scale);
+            if (!double.IsNaN(zMin)) trace.SetProperty("zmin", zMin);
+            if (!double.IsNaN(zMax)) trace.SetProperty("zmax", zMax);
+            if (colorbarTitle.Length > 0)
+                trace.SetProperty("colorbar", new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = colorbarTitle, ["side"] = "right" } });
+            if (cellText.Length != 0 && showValues)
+                trace.SetProperty("hovertemplate", "%{y} → %{x}: %{text}<extra></extra>");
             if (showValues)
             {
                 // per-cell text is a matrix, which Chart.Heatmap's text arguments do not take;
@@ -137,111 +151,41 @@ public static class PlotlyCharts
         return ToFragment(chart, title, width, height);
     }
 
-    /// <summary>
-    /// Grayscale images in a grid, drawn as ONE heatmap (a composite with gaps between the images),
-    /// upright (row 0 of an image at the top), square pixels, a caption above each image.
-    /// </summary>
-    /// <param name="title">Chart title.</param>
-    /// <param name="images">N images, each height*width values in [0, 1], row-major (0 = black, 1 = white).</param>
-    /// <param name="height">Image height in pixels.</param>
-    /// <param name="width">Image width in pixels.</param>
-    /// <param name="captions">N captions (e.g. "label 7 / predicted 1"), or an empty array for none.</param>
-    /// <param name="columns">Images per grid row (&gt;= 1).</param>
-    /// <param name="cellPixels">CSS pixels per image pixel (the chart size follows from it).</param>
-    /// <returns>HTML fragment (div + script), without plotly.js. The composite is
-    /// rows*(height+gapY) by columns*(width+gapX)-gapX cells, gapX = max(1, width/8),
-    /// gapY = max(3, height/4) with captions (room for them) or gapX without.</returns>
-    /// <exception cref="ArgumentException">An image of the wrong size, caption count not N, or columns &lt; 1.</exception>
-    public static string ImageGrid(string title, float[][] images, int height, int width, string[] captions,
-        int columns, int cellPixels)
-    {
-        if (columns < 1) throw new ArgumentException($"columns must be at least 1, got {columns}.");
-        if (height < 1 || width < 1) throw new ArgumentException($"Image size must be positive, got {height}x{width}.");
-        if (captions.Length != 0 && captions.Length != images.Length)
-            throw new ArgumentException($"{images.Length} images but {captions.Length} captions: give one caption per image, or none.");
-        for (int i = 0; i < images.Length; i++)
-            if (images[i].Length != height * width)
-                throw new ArgumentException($"Image {i} has {images[i].Length} values, expected height*width = {height}*{width} = {height * width}.");
-
-        int n = images.Length, cols = Math.Min(columns, Math.Max(n, 1)), rows = Math.Max(1, (n + cols - 1) / cols);
-        int gapX = Math.Max(1, width / 8);
-        int gapY = captions.Length > 0 ? Math.Max(3, height / 4) : gapX; // room above each image for its caption
-        int compositeW = cols * width + (cols - 1) * gapX, compositeH = rows * (height + gapY);
-        // gap cells are null in the chart's JSON: plotly.js leaves them transparent
-        var z = new double?[compositeH][];
-        for (int y = 0; y < compositeH; y++) z[y] = new double?[compositeW];
-        var annotations = new List<Annotation>();
-        for (int i = 0; i < n; i++)
-        {
-            int top = (i / cols) * (height + gapY) + gapY, left = (i % cols) * (width + gapX);
-            for (int y = 0; y < height; y++)
-                for (int x = 0; x < width; x++)
-                    z[top + y][left + x] = images[i][y * width + x];
-            if (captions.Length > 0)
-            {
-                var caption = new Annotation();
-                caption.SetProperty("text", captions[i]);
-                caption.SetProperty("x", left + (width - 1) / 2.0);
-                caption.SetProperty("y", top - 0.5);
-                caption.SetProperty("xref", "x");
-                caption.SetProperty("yref", "y");
-                caption.SetProperty("yanchor", "bottom");
-                caption.SetProperty("showarrow", false);
-                caption.SetProperty("font", new Dictionary<string, object> { ["size"] = 11 });
-                annotations.Add(caption);
-            }
-        }
-        var grays = new[] { Tuple.Create(0.0, Color.fromString("black")), Tuple.Create(1.0, Color.fromString("white")) };
-        // Chart.Heatmap's z elements must be IConvertible, which double? is not: an empty z here, the real one below
-        GenericChart chart = Chart2D_Heatmap.Chart.Heatmap<double[], double, int, int, string>(
-            zData: [], X: null, MultiX: null, Y: null, MultiY: null,
-            Name: null, ShowLegend: Some(false), Opacity: null, XGap: null, YGap: null,
-            Text: null, MultiText: null, ColorBar: null, ColorScale: Some(StyleParam.Colorscale.NewCustom(grays)),
-            ShowScale: Some(false), ReverseScale: null, ZSmooth: null, Transpose: null, UseWebGL: Some(false),
-            ReverseYAxis: null, UseDefaults: Some(true)); // reversed below by an explicit range
-        foreach (Trace trace in GenericChart.getTraces(chart))
-        {
-            trace.SetProperty("z", z);
-            trace.SetProperty("zmin", 0.0);
-            trace.SetProperty("zmax", 1.0);
-            trace.SetProperty("hovertemplate", "x %{x}, y %{y}: %{z:.3f}<extra></extra>");
-        }
-        var xAxis = new LinearAxis();
-        var yAxis = new LinearAxis();
-        foreach (LinearAxis axis in new[] { xAxis, yAxis })
-        {
-            axis.SetProperty("showgrid", false);
-            axis.SetProperty("zeroline", false);
-            axis.SetProperty("showticklabels", false);
-            axis.SetProperty("ticks", "");
-        }
-        xAxis.SetProperty("range", new[] { -0.5, compositeW - 0.5 });
-        xAxis.SetProperty("constrain", "domain");
-        yAxis.SetProperty("range", new[] { compositeH - 0.5, -0.5 }); // reversed: image row 0 on top
-        yAxis.SetProperty("scaleanchor", "x");                        // square pixels
-        yAxis.SetProperty("scaleratio", 1);
-        yAxis.SetProperty("constrain", "domain");
-        chart = Chart.withXAxis(xAxis, null).Invoke(chart);
-        chart = Chart.withYAxis(yAxis, null).Invoke(chart);
-        chart = Chart.withAnnotations(annotations, Some(false)).Invoke(chart);
-        const int marginX = 20, marginTop = 60, marginBottom = 20;
-        var margin = new Margin();
-        margin.SetProperty("l", marginX);
-        margin.SetProperty("r", marginX);
-        margin.SetProperty("t", marginTop);
-        margin.SetProperty("b", marginBottom);
-        GenericChart.getLayout(chart).SetProperty("margin", margin);
-        return ToFragment(chart, title, compositeW * cellPixels + 2 * marginX,
-            compositeH * cellPixels + marginTop + marginBottom);
-    }
-
     static string ToFragment(GenericChart chart, string title, int width, int height)
     {
-        chart = Chart.withTitle(title, null).Invoke(chart);
         chart = Chart.withSize(Some(width), Some(height)).Invoke(chart);
+        // plotly.js neither wraps nor shrinks a title: a long one is cut off at the edges of a narrow chart.
+        // Wrap it at spaces to the chart's width (about 0.55 em per character) and make room above the plot.
+        int fontSize = width < 500 ? 14 : 17;
+        string[] lines = WrapTitle(title, Math.Max(12, (int)((width - 40) / (fontSize * 0.55))));
+        Layout layout = GenericChart.getLayout(chart);
+        layout.SetProperty("title", new Dictionary<string, object>
+        {
+            ["text"] = string.Join("<br>", lines),
+            ["font"] = new Dictionary<string, object> { ["size"] = fontSize },
+            ["x"] = 0.5, ["xanchor"] = "center", ["y"] = 1.0, ["yanchor"] = "top", ["yref"] = "container", ["pad"] = new Dictionary<string, object> { ["t"] = 10 },
+        });
+        var margin = new Margin();
+        margin.SetProperty("t", 30 + (int)(lines.Length * fontSize * 1.3));
+        layout.SetProperty("margin", margin);
         // toChartHTML gives the chart's <div> and the <script> that calls Plotly.newPlot, and no
         // reference to plotly.js with the default (CDN) display options; strip one if a version adds it.
         return StripPlotlyJs(GenericChart.toChartHTML(chart));
+    }
+
+    /// <summary>Splits <paramref name="title"/> at spaces into lines of at most <paramref name="maxChars"/> characters (a longer word keeps its own line).</summary>
+    public static string[] WrapTitle(string title, int maxChars)
+    {
+        var lines = new List<string>();
+        var line = new System.Text.StringBuilder();
+        foreach (string word in title.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.Length > 0 && line.Length + 1 + word.Length > maxChars) { lines.Add(line.ToString()); line.Clear(); }
+            if (line.Length > 0) line.Append(' ');
+            line.Append(word);
+        }
+        if (line.Length > 0 || lines.Count == 0) lines.Add(line.ToString());
+        return lines.ToArray();
     }
 
     static string StripPlotlyJs(string html)

@@ -1,4 +1,8 @@
+using System.Text.Json;
+using PaperLab.Cli;
 using PaperLab.Diagnostics;
+using PaperLab.Runs;
+using PaperLab.Training;
 using PaperLab.Papers.BatchNorm;
 using TorchSharp;
 using Xunit;
@@ -181,7 +185,7 @@ public class BatchNormMnistTests(MnistFixture mnist) : OneTorchThread
     [InlineData(true)]
     public void Overfits_one_batch_of_real_digits(bool batchNorm)
     {
-        using var data = Fig1Training.Tensors(mnist.Train.Take(60));
+        using var data = Experiment.Tensors(mnist.Train.Take(60));
         var (x, y) = data.Gather(Enumerable.Range(0, 60).Select(i => (long)i).ToArray());
         torch.manual_seed(0);
         using var model = new MnistMlp(batchNorm, 0.1);
@@ -199,32 +203,91 @@ public class BatchNormMnistTests(MnistFixture mnist) : OneTorchThread
         Assert.InRange(result.InitialLoss, Math.Log(10) - 0.5, Math.Log(10) + 0.5);   // small initial logits: near ln 10
     }
 
+    static BatchNormOptions Smoke => BatchNormOptions.Defaults(new(), new RunOptions { Smoke = true });
+
     [Fact]
-    public void Short_runs_learn_record_ordered_percentiles_and_repeat_exactly()
+    public void Smoke_run_reproduces_fig_1a_in_miniature_and_writes_the_run_folder()
     {
-        using var train = Fig1Training.Tensors(mnist.Train.Take(6000));
-        using var test = Fig1Training.Tensors(mnist.Test.Take(1000));
-        Fig1Run Run(bool bn)
+        // 300 steps of 60 images: the BN network is far ahead of the plain one, which has barely left chance
+        using var dir = new TempDir();
+        var s = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run"), mnist.Dir));
+        Assert.Equal(300, s.Steps);
+        Assert.Equal(new long[] { 100, 200, 300 }, s.AccuracyAtSteps.Select(a => a.Step));
+        Assert.True(s.BnTestAccuracy > 0.8, $"BN after 300 steps: {s.BnTestAccuracy}");
+        Assert.True(s.BnTestAccuracy > s.PlainTestAccuracy + 0.3, $"BN {s.BnTestAccuracy} against plain {s.PlainTestAccuracy}");
+        Assert.All(s.AccuracyAtSteps, a => Assert.True(a.Bn > a.Plain, $"at step {a.Step}: BN {a.Bn}, plain {a.Plain}"));
+        // §3.3 in miniature: at lr 10 the plain network stays at chance while the BN one learns
+        Assert.NotNull(s.HighLearningRate);
+        Assert.True(s.HighLearningRate!.PlainBestTestAccuracy < 0.2, $"plain at lr 10: {s.HighLearningRate.PlainBestTestAccuracy}");
+        Assert.True(s.HighLearningRate.BnTestAccuracy > 0.4, $"BN at lr 10: {s.HighLearningRate.BnTestAccuracy}");
+        // Fig. 1(b, c): percentiles in order at every evaluation; BN's sigmoid input centred, the plain one's not yet moved
+        var metrics = MetricsLog.Read(dir.File("run", "metrics.csv"));
+        foreach (var network in new[] { "plain", "bn", "plain_high_lr", "bn_high_lr" })
         {
-            var config = Fig1Config.Smoke(bn);
-            using var model = Fig1Training.NewModel(config);
-            return Fig1Training.Train(model, config, train, test);
+            double[] P(string q) => metrics.Where(r => r.Split == "probe" && r.Name == $"{network}/{q}").Select(r => r.Value).ToArray();
+            var (p15, p50, p85) = (P("p15"), P("p50"), P("p85"));
+            Assert.Equal(network.EndsWith("high_lr") ? 2 : 6, p50.Length);
+            for (int i = 0; i < p50.Length; i++) Assert.True(p15[i] <= p50[i] && p50[i] <= p85[i], $"{network}: percentiles out of order at evaluation {i}");
         }
-        var plain = Run(false);
-        var normalised = Run(true);
-        var again = Run(true);
-        foreach (var run in new[] { plain, normalised })
-        {
-            Assert.Equal(new long[] { 0, 100, 200, 300 }, run.Curve.Select(p => p.Step));
-            Assert.All(run.Curve, p => Assert.True(p.P15 <= p.P50 && p.P50 <= p.P85, $"percentiles out of order at step {p.Step}"));
-            Assert.Null(run.DivergedAtStep);
-            Assert.Equal(300, run.Losses.Count);
-        }
-        // Fig. 1(a) in miniature: after 300 steps the BN network is far ahead of the plain one, which has barely started
-        Assert.True(normalised.FinalTestAccuracy > 0.8, $"BN after 300 steps: {normalised.FinalTestAccuracy}");
-        Assert.True(normalised.FinalTestAccuracy > plain.FinalTestAccuracy + 0.3, $"BN {normalised.FinalTestAccuracy} against plain {plain.FinalTestAccuracy}");
-        Assert.Equal(normalised.Losses, again.Losses);                      // same seed, same losses
-        Assert.Equal(normalised.Curve, again.Curve);
+        Assert.InRange(s.SigmoidInput.Single(d => d.Network == "bn").Last[1], -0.5, 0.5);
+        Assert.Equal(4, s.NetworkDiagnostics.Count);
+        Assert.Contains(s.NetworkDiagnostics["plain_high_lr"], f => f.Layer == "fc4.weight");   // updates far larger than 1/1000 of the weights
+        using var json = JsonDocument.Parse(File.ReadAllText(dir.File("run", "summary.json")));
+        Assert.Equal("bn_test_accuracy", json.RootElement.GetProperty("published").GetProperty("metric").GetString());
+        Assert.Equal(s.BnTestAccuracy, json.RootElement.GetProperty("bn_test_accuracy").GetDouble());
+        Assert.Equal(3, json.RootElement.GetProperty("accuracy_at_steps").GetArrayLength());
+        foreach (var f in new[] { "config.json", "metrics.csv", "checkpoint.bin", "model_plain.pt", "model_bn.pt", "diagnostics_networks.json", "report.html" })
+            Assert.True(File.Exists(dir.File("run", f)), $"{f} missing from the run folder");
+        Assert.Contains("Fig. 1(c)", File.ReadAllText(dir.File("run", "report.html")));
+    }
+
+    [Fact]
+    public void Same_seed_gives_the_same_run_and_the_weights_load_with_pytorchs_names()
+    {
+        using var dir = new TempDir();
+        var o = Smoke with { Steps = 20, HighLrSteps = 0, EvalEvery = 10 };
+        BatchNormSummary Run(string name) => PaperRun.Run(Experiment.Run, o, PaperRun.Context(Experiment.Paper, dir.File(name), mnist.Dir));
+        var a = Run("a");
+        var b = Run("b");
+        Assert.Equal(a.AccuracyAtSteps, b.AccuracyAtSteps);
+        static string[] Losses(string csv) => MetricsLog.Read(csv).Where(r => r.Split == "train").Select(r => $"{r.Step},{r.Name},{r.Value:R}").ToArray();
+        Assert.Equal(Losses(dir.File("a", "metrics.csv")), Losses(dir.File("b", "metrics.csv")));
+        // model_*.pt load strictly into fresh networks: every state-dict name (BN's running_mean, …) is where PyTorch expects it
+        using var plain = new MnistMlp(false, 0.1);
+        using var bn = new MnistMlp(true, 0.1);
+        PyTorchExport.Load(plain, dir.File("a", "model_plain.pt"));
+        PyTorchExport.Load(bn, dir.File("a", "model_bn.pt"));
+        Assert.Contains("bn3.running_var", bn.state_dict().Keys);
+        Assert.Equal(2, plain.state_dict().Keys.Count(k => k.StartsWith("fc1")));       // fc1.weight, fc1.bias
+        Assert.Single(bn.state_dict().Keys, k => k.StartsWith("fc1"));                  // BN's β replaces the bias (§3.2)
+    }
+
+    [Fact]
+    public void Resuming_gives_exactly_the_uninterrupted_run_of_all_four_networks() =>
+        PaperRun.ResumesBitIdentically(Experiment.Paper, Experiment.Run, Smoke with { Steps = 30, HighLrSteps = 20, EvalEvery = 10 }, stopAfter: 10, data: mnist.Dir);
+
+    [Fact]
+    public void One_network_alone_trains_without_the_other()
+    {
+        using var dir = new TempDir();
+        var s = PaperRun.Run(Experiment.Run, Smoke with { Networks = "bn", Steps = 50, HighLrSteps = 0, EvalEvery = 50 },
+                             PaperRun.Context(Experiment.Paper, dir.File("run"), mnist.Dir));
+        Assert.Null(s.PlainTestAccuracy);
+        Assert.True(s.BnTestAccuracy > 0.5, $"BN after 50 steps: {s.BnTestAccuracy}");
+        Assert.Null(s.HighLearningRate);
+        Assert.Equal(new[] { "bn" }, s.NetworkDiagnostics.Keys);
+    }
+
+    [Theory]
+    [InlineData("--high-lr-steps 400 must be at most --steps 300", "--smoke", "--high-lr-steps", "400")]
+    [InlineData("--networks: expected one of both, plain, bn, got 'resnet'", "--networks", "resnet")]
+    [InlineData("--batch-size: expected an integer in [2, 60000], got '1'", "--batch-size", "1")]
+    [InlineData("--probe-unit: expected an integer in [0, 99], got '100'", "--probe-unit", "100")]
+    public void Bad_flags_exit_2_naming_the_option(string message, params string[] args)
+    {
+        var (exit, stderr) = PaperMain.Run(Experiment.Main, args);
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr);
     }
 
     [Fact]

@@ -234,7 +234,7 @@ public class DdpmTests
     }
 
     [Theory]
-    [InlineData("--dataset: expected one of fashion-mnist, mnist, got 'cifar10'", "--dataset", "cifar10")]
+    [InlineData("--dataset 'cifar10' is neither a built-in dataset nor KIND:PATH", "--dataset", "cifar10")]
     [InlineData("--steps: expected an integer in [1, 100000000], got '0'", "--steps", "0")]
     [InlineData("give --steps or --epochs, not both", "--steps", "5", "--epochs", "1")]
     [InlineData("--channels must be a multiple of 8", "--channels", "12")]

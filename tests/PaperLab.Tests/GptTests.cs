@@ -256,7 +256,7 @@ public class GptTests(ShakespeareFixture shakespeare)
     {
         using var dir = new TempDir();
         var summary = PaperRun.Run(Experiment.Run, Smoke, PaperRun.Context(Experiment.Paper, dir.File("run"), shakespeare.Dir))!;
-        foreach (var f in new[] { "config.json", "metrics.csv", "summary.json", "report.html", "sample.txt", "checkpoint.bin", "model.pt" })
+        foreach (var f in new[] { "config.json", "metrics.csv", "summary.json", "report.html", "sample.txt", "checkpoint.bin", "model.pt", NanoGptExport.FileName })
             Assert.True(File.Exists(dir.File("run", f)), f);
         Assert.True(summary.ValLoss < Math.Log(65) - 1.5, $"val loss {summary.ValLoss} against uniform {Math.Log(65):F3}");
         Assert.True(summary.TokensPerSecond > 0);

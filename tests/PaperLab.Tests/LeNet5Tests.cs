@@ -78,7 +78,7 @@ public class LeNet5Tests(MnistFixture mnist)
         using var y = tensor(new long[] { 3, 7 });
         Tensor Loss() => nn.functional.cross_entropy(model.forward(x), y);
 
-        GradientCheck.MatchesFiniteDifferences(model, Loss);
+        Diagnostics.GradientCheck.MatchesFiniteDifferences(model, Loss);
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public class LeNet5Tests(MnistFixture mnist)
     [Theory]
     [InlineData("--epochs: expected an integer in [1, 10000], got 'zero'", "--epochs", "zero")]
     [InlineData("--epochs: expected an integer in [1, 10000], got '0'", "--epochs", "0")]
-    [InlineData("--dataset: expected one of mnist, fashion-mnist, got 'cifar10'", "--dataset", "cifar10")]
+    [InlineData("--dataset 'cifar10' is neither a built-in dataset nor KIND:PATH", "--dataset", "cifar10")]
     [InlineData("--lr: expected a number in (0, 10], got '-1'", "--lr", "-1")]
     public void Bad_flags_exit_2_naming_the_option(string message, params string[] args)
     {

@@ -36,6 +36,8 @@ public class NotebookTests(ITestOutputHelper output)
             "Run `dotnet build PaperLab.sln -c Release` at the repository root first.");
 
         var run = await NotebookRunner.RunAsync(path, Path.Combine(NotebooksDir, "executed", notebook), Timeout);
+        // the book of every notebook executed so far (BookTests opens it in a browser)
+        NotebookBook.Render(Path.Combine(NotebooksDir, "executed"), NotebookRunner.RepoRoot(), PaperLab.Runs.RunFolder.RunsRoot());
 
         output.WriteLine($"{notebook}: kernel start-up {run.KernelStartup.TotalSeconds:0.0} s, " +
                          $"total {run.Elapsed.TotalSeconds:0.0} s");

@@ -38,29 +38,14 @@ public class NplmNamesTests(NamesFixture names)
     }
 
     [Fact]
-    public void A_short_training_run_learns_and_generation_is_seeded()
+    public void Generation_is_seeded_and_spells_names_in_a_to_z()
     {
-        torch.set_num_threads(1);
         torch.manual_seed(0);
-        using var model = new Nplm(NplmConfig.Makemore);
-        using var train = NamesData.Examples(names.Data.Train);
-        using var dev = NamesData.Examples(names.Data.Dev);
-        double initial = NplmTraining.MeanNll(model, dev);
-        Assert.InRange(initial, Math.Log(27) - 0.02, Math.Log(27) + 0.02);
-        // makemore's recipe, shortened: SGD, batches of 32 with replacement, learning rate 0.1
-        var options = new NplmTrainOptions { BatchSize = 32, Epochs = null, MaxSteps = 3000, Sampling = NplmSampling.WithReplacement,
-                                             Optimizer = NplmOptimizer.Sgd, LearningRate = 0.1, WeightDecay = 0 };
-        var result = NplmTraining.Train(model, train, dev, options, seed: 1);
-        Assert.Equal(3000, result.Steps);
-        double after = result.Best!.Value.ValidNll;
-        Assert.True(after < Published.MakemoreBigramLoss, $"dev loss after 3,000 updates: {after:F3} (uniform {Math.Log(27):F3}, makemore's bigram counts {Published.MakemoreBigramLoss})");
-
+        using var model = new Nplm(NplmConfig.Makemore);   // untrained: every character about equally likely
         var a = NamesData.Generate(model, 20, new Generator(7));
-        var b = NamesData.Generate(model, 20, new Generator(7));
-        var c = NamesData.Generate(model, 20, new Generator(8));
-        Assert.Equal(a, b);
-        Assert.NotEqual(a, c);
+        Assert.Equal(a, NamesData.Generate(model, 20, new Generator(7)));
+        Assert.NotEqual(a, NamesData.Generate(model, 20, new Generator(8)));
         Assert.All(a, n => Assert.Matches("^[a-z]*$", n));
-        Assert.True(a.Average(n => n.Length) is > 2 and < 12, $"names: {string.Join(", ", a)}");
+        Assert.All(NamesData.Generate(model, 20, new Generator(9), maxLength: 4), n => Assert.True(n.Length <= 4, n));
     }
 }

@@ -114,74 +114,92 @@ public class NplmTests
         using var model = NewModel(config, seed: 5);
         model.to(float64);
         using var examples = RandomExamples(6, 2, 11, seed: 6);
-        GradientCheck.MatchesFiniteDifferences(model, () => model.Loss(examples.Contexts, examples.Targets), absTolerance: 1e-7,
+        Diagnostics.GradientCheck.MatchesFiniteDifferences(model, () => model.Loss(examples.Contexts, examples.Targets), absTolerance: 1e-7,
                                                firstIndex: examples.Contexts[0, 0].item<long>() * config.Features);   // a row of C that is used
     }
 
     [Fact]
     public void Overfits_one_batch()
     {
+        torch.set_num_threads(1);
         var config = new NplmConfig(VocabSize: 200, Order: 4, Features: 16, Hidden: 64, Direct: true);
         using var model = NewModel(config, seed: 7);
         using var batch = RandomExamples(32, 3, 200, seed: 8);
-        var result = NplmTraining.Train(model, batch, null,
-            new NplmTrainOptions { BatchSize = 32, Epochs = 300, LearningRate = 1e-2, WeightDecay = 0 }, seed: 9);
-        Assert.Equal(300, result.Steps);
-        Assert.InRange(result.Losses[0], Math.Log(200) - 0.05, Math.Log(200) + 0.05);
-        Assert.True(result.Losses[^1] < 0.05f, $"loss after 300 updates on one batch: {result.Losses[^1]}");
+        var optimizer = NplmTraining.CreateOptimizer(model, lr: 1.0);
+        var losses = new List<float>();
+        for (int i = 0; i < 300; i++)
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = model.Loss(batch.Contexts, batch.Targets);
+            losses.Add(loss.item<float>());
+            loss.backward();
+            optimizer.step();
+        }
+        Assert.InRange(losses[0], Math.Log(200) - 0.05, Math.Log(200) + 0.05);
+        Assert.True(losses[^1] < 0.05f, $"loss after 300 SGD updates on one batch: {losses[^1]}");
     }
 
     [Fact]
-    public void Same_seed_gives_the_same_losses_and_another_seed_does_not()
+    public void Weight_penalty_is_the_papers_R_and_leaves_words_outside_the_batch_untouched()
     {
-        torch.set_num_threads(1);
-        var config = new NplmConfig(VocabSize: 60, Order: 3, Features: 8, Hidden: 16, Direct: false);
-        using var train = RandomExamples(300, 2, 60, seed: 10);
-        IReadOnlyList<float> Losses(int seed, NplmSampling sampling)
-        {
-            using var model = NewModel(config, seed);
-            return NplmTraining.Train(model, train, null,
-                new NplmTrainOptions { BatchSize = 32, Epochs = 2, Sampling = sampling, Optimizer = NplmOptimizer.Sgd, LearningRate = 0.1 }, seed).Losses;
-        }
-        foreach (var sampling in new[] { NplmSampling.Epochs, NplmSampling.WithReplacement })
-        {
-            var a = Losses(11, sampling);
-            Assert.Equal(20, a.Count);                              // ⌈300/32⌉ = 10 updates per epoch
-            Assert.Equal(a, Losses(11, sampling));
-            Assert.NotEqual(a, Losses(12, sampling));
-        }
+        var config = new NplmConfig(VocabSize: 10, Order: 3, Features: 2, Hidden: 3, Direct: true);
+        using var model = NewModel(config, seed: 20);
+        var p = model.named_parameters().ToDictionary(kv => kv.name, kv => kv.parameter);
+        using var context = tensor(new long[] { 1, 2, 2, 2 }).view(2, 2);   // word 2 three times, word 1 once, no other word
+        const double lambda = 0.1;
+        // (λ/2)·(‖H‖² + ‖U‖² + ‖W‖²) + (λ/2)·(1/B)·Σ over the windows' words of ‖C(w)‖², B = 2
+        double rows = (p["C.weight"][1].square().sum().item<float>() + 3 * p["C.weight"][2].square().sum().item<float>()) / 2.0;
+        double weights = new[] { "H.weight", "U.weight", "W.weight" }.Sum(k => (double)p[k].square().sum().item<float>());
+        using var penalty = model.WeightPenalty(context, lambda);
+        Assert.Equal(0.5 * lambda * (rows + weights), penalty.item<float>(), 5);
+        penalty.backward();
+        var gradC = p["C.weight"].grad!;
+        Assert.Equal(0f, gradC.index_select(0, tensor(new long[] { 0, 3, 4, 5, 6, 7, 8, 9 })).abs().sum().item<float>());   // rows not in the batch: no decay
+        Assert.True((gradC[2] - lambda * 1.5 * p["C.weight"][2]).abs().max().item<float>() < 1e-6f);   // λ·(3/B)·C(2)
+        Assert.True((p["U.weight"].grad! - lambda * p["U.weight"]).abs().max().item<float>() < 1e-6f);
+        Assert.True(p["b"].grad is null || p["b"].grad!.abs().sum().item<float>() == 0f);             // biases are not penalised
     }
 
     [Fact]
-    public void Early_stopping_keeps_the_parameters_of_the_best_validation_loss()
+    public void Best_weights_are_kept_restored_and_carried_by_the_checkpoint()
     {
-        // Training on noise overfits: the validation loss falls below ln|V| only by chance, then rises.
-        var config = new NplmConfig(VocabSize: 30, Order: 3, Features: 8, Hidden: 32, Direct: true);
-        using var model = NewModel(config, seed: 13);
-        using var train = RandomExamples(256, 2, 30, seed: 14);
-        using var valid = RandomExamples(256, 2, 30, seed: 15);
-        var evaluations = new List<NplmEvaluation>();
-        var result = NplmTraining.Train(model, train, valid,
-            new NplmTrainOptions { BatchSize = 64, Epochs = 60, LearningRate = 1e-2, WeightDecay = 0, Patience = 3 }, seed: 16,
-            onEvaluation: evaluations.Add);
-        Assert.True(result.StoppedEarly, "60 epochs of noise should trigger early stopping");
-        Assert.Equal(evaluations, result.Evaluations);
-        var best = result.Best!.Value;
-        Assert.Equal(evaluations.Min(e => e.ValidNll), best.ValidNll);
-        Assert.Equal(3, evaluations.Count(e => e.Step > best.Step));   // patience 3: three worse evaluations, then stop
-        Assert.Equal(best.ValidNll, NplmTraining.MeanNll(model, valid), 5);   // the best parameters were put back
-        Assert.True(result.Steps < 60 * 4);
+        var config = new NplmConfig(VocabSize: 12, Order: 3, Features: 2, Hidden: 3, Direct: false);
+        using var model = NewModel(config, seed: 21);
+        var best = new BestWeights(model, NewModel(config, seed: 22));
+        var b = model.get_parameter("b")!;
+        using (no_grad()) b.fill_(1);
+        Assert.True(best.Observe(100, 2.0));                    // kept: b = 1
+        using (no_grad()) b.fill_(2);
+        Assert.False(best.Observe(200, 2.5));
+        Assert.False(best.Exhausted(2));
+        Assert.False(best.Observe(300, 2.0));                   // equal is not better
+        Assert.True(best.Exhausted(2));
+        Assert.False(best.Exhausted(null));
+        var saved = new MemoryStream();
+        best.Save(new BinaryWriter(saved));
+        best.Restore();
+        Assert.Equal(1f, b.mean().item<float>());
+        Assert.Equal((100L, 2.0, 2), (best.BestStep, best.BestNll, best.SinceBest));
+
+        using var other = NewModel(config, seed: 23);
+        var loaded = new BestWeights(other, NewModel(config, seed: 24));
+        saved.Position = 0;
+        loaded.Load(new BinaryReader(saved));
+        Assert.Equal((100L, 2.0, 2), (loaded.BestStep, loaded.BestNll, loaded.SinceBest));
+        loaded.Restore();
+        Assert.Equal(1f, other.get_parameter("b")!.mean().item<float>());
     }
 
     [Fact]
     public void Learning_rate_follows_the_papers_inverse_time_decay_and_makemores_drop()
     {
-        var paper = new NplmTrainOptions { LearningRate = 1e-3, LrDecay = 1e-8 };   // §4: ε_t = ε_0 / (1 + r·t)
-        Assert.Equal(1e-3, paper.LearningRateAt(0), 15);
-        Assert.Equal(1e-3 / 1.16, paper.LearningRateAt(16_000_000), 15);              // 20 epochs of 800,000 one-word updates
-        var makemore = new NplmTrainOptions { LearningRate = 0.1, LrDropStep = 100_000 };
-        Assert.Equal(0.1, makemore.LearningRateAt(99_999), 15);
-        Assert.Equal(0.01, makemore.LearningRateAt(100_000), 15);
+        var paper = NplmTraining.Schedule(lr: 0.256, decayPerWord: 1e-8, batchSize: 256, dropStep: null);   // §4: ε_t = ε_0 / (1 + r·t), t in words
+        Assert.Equal(0.256, paper(0), 15);
+        Assert.Equal(0.256 / 1.16, paper(62_500), 12);                // 20 epochs of 800,000 words in batches of 256
+        var makemore = NplmTraining.Schedule(lr: 0.1, decayPerWord: 0, batchSize: 32, dropStep: 100_000);
+        Assert.Equal(0.1, makemore(99_999), 15);
+        Assert.Equal(0.01, makemore(100_000), 15);
     }
 
     [Fact]
@@ -193,9 +211,6 @@ public class NplmTests
         using var model = NewModel(new NplmConfig(100, Order: 5, Features: 4, Hidden: 4));
         var shape = Assert.Throws<ArgumentException>(() => model.forward(zeros(2, 3, dtype: int64)));
         Assert.Contains("(B, 4)", shape.Message);
-        using var threeWords = RandomExamples(10, 3, 100, seed: 0);
-        Assert.Contains("context", Assert.Throws<ArgumentException>(() => NplmTraining.Train(model, threeWords, null, new NplmTrainOptions(), 0)).Message);
-        Assert.Contains("batch size", Assert.Throws<ArgumentException>(() => new NplmTrainOptions { BatchSize = 0 }.Validate()).Message);
     }
 
     [Fact]
@@ -226,17 +241,17 @@ public class NplmTests
     {
         // §4.2 and Table 1's caption: the best n-gram (class-based, 500 classes) is 24% above the network with the
         // lowest validation perplexity (MLP10), the deleted-interpolation trigram 33% above it.
-        Assert.Equal(21, Published.Table1.Count);
-        var best = Published.Table1.Where(r => r.Model.StartsWith("MLP")).MinBy(r => r.Valid)!;
-        Assert.Equal(Published.BestMlp, best);
-        Assert.Equal(Published.BestNgram, Published.Table1.Where(r => !r.Model.StartsWith("MLP")).MinBy(r => r.Valid));
-        Assert.Equal(0.24, (double)Published.BestNgram.Test / best.Test - 1, 2);
-        Assert.Equal(0.33, (double)Published.Row("Del. Int.").Test / best.Test - 1, 2);
-        Assert.Equal((252, 276, 312, 323), (Published.BestMlp.Test, Published.BestUnmixedMlp.Test, Published.BestNgram.Test, Published.KneserNeyTrigram.Test));
+        Assert.Equal(21, PublishedNumbers.Table1.Count);
+        var best = PublishedNumbers.Table1.Where(r => r.Model.StartsWith("MLP")).MinBy(r => r.Valid)!;
+        Assert.Equal(PublishedNumbers.BestMlp, best);
+        Assert.Equal(PublishedNumbers.BestNgram, PublishedNumbers.Table1.Where(r => !r.Model.StartsWith("MLP")).MinBy(r => r.Valid));
+        Assert.Equal(0.24, (double)PublishedNumbers.BestNgram.Test / best.Test - 1, 2);
+        Assert.Equal(0.33, (double)PublishedNumbers.Row("Del. Int.").Test / best.Test - 1, 2);
+        Assert.Equal((252, 276, 312, 323), (PublishedNumbers.BestMlp.Test, PublishedNumbers.BestUnmixedMlp.Test, PublishedNumbers.BestNgram.Test, PublishedNumbers.KneserNeyTrigram.Test));
         // every mixed network beats its unmixed twin (§4.2: "mixing … always helps")
-        foreach (var mixed in Published.Table1.Where(r => r.Mix == true))
+        foreach (var mixed in PublishedNumbers.Table1.Where(r => r.Mix == true))
         {
-            var alone = Published.Table1.Single(r => r.Mix == false && (r.N, r.Hidden, r.Features, r.Direct) == (mixed.N, mixed.Hidden, mixed.Features, mixed.Direct));
+            var alone = PublishedNumbers.Table1.Single(r => r.Mix == false && (r.N, r.Hidden, r.Features, r.Direct) == (mixed.N, mixed.Hidden, mixed.Features, mixed.Direct));
             Assert.True(mixed.Test < alone.Test, mixed.Model);
         }
     }

@@ -575,3 +575,31 @@ public class ScheduleTests
         Assert.True(f(3998) < f(3999) && f(4000) < f(3999));
     }
 }
+
+public class ResultsTests
+{
+    [Fact]
+    public void The_command_of_a_record_leaves_out_this_machines_folders()
+    {
+        Assert.Equal("dotnet run --project papers/LeNet5 -c Release -- --threads 1 --epochs 3",
+                     ResultRecord.CommandOf("papers/LeNet5", "--threads 1 --data /home/me/mnist --epochs 3 --out /tmp/run"));
+        Assert.Equal("dotnet run --project papers/Gpt -c Release", ResultRecord.CommandOf("papers/Gpt", "--out x"));
+    }
+
+    [Fact]
+    public void The_table_formats_errors_as_percentages_marks_wins_and_shows_the_note()
+    {
+        var record = new ResultRecord("LeNet-5", "papers/LeNet5", "mnist", "test_error", 0.0073, new Published("test_error", 0.0095, "LeCun et al. 1998"),
+                                      "dotnet run --project papers/LeNet5 -c Release", 108, 138, 2, "2026-12-02", "AMD EPYC, 2 cores, 24 GiB",
+                                      "20261202-101500", new(), new(), Note: "under load");
+        string table = ResultsTable.Markdown([record]);
+        Assert.Contains("| **0.73%** | 0.95% (LeCun et al. 1998) |", table);
+        Assert.Contains("| 1 min 48 s | 2 | 2026-12-02 | AMD EPYC, 2 cores, 24 GiB; under load |", table);
+        string readme = $"before\n{ResultsTable.Begin}\nstale row\n{ResultsTable.End}\nafter\n";
+        string spliced = ResultsTable.Splice(readme, table);
+        Assert.DoesNotContain("stale row", spliced);
+        Assert.StartsWith("before\n", spliced);
+        Assert.EndsWith($"{ResultsTable.End}\nafter\n", spliced);
+        Assert.Equal(spliced, ResultsTable.Splice(spliced, table));   // idempotent: readme --check passes after readme
+    }
+}

@@ -66,7 +66,7 @@ public class ToolkitTests
         // a model that cannot drive one batch's loss towards zero has a bug; the smoke models can
         Assert.True(exit == 0, $"{paper} --overfit-batch: exit {exit}: {stderr}");
         int steps = summary!.Value.GetProperty("overfit_steps").GetInt32();
-        Assert.InRange(steps, 1, 500);
+        Assert.True(steps >= 1, $"{paper}: overfit_steps {steps}");   // reached within the paper's own limit (LoopSettings.OverfitSteps)
         Assert.Contains("Overfitting one batch", report);
     }
 

@@ -148,7 +148,7 @@ public class TransformerTests
         var tgt = tensor(new long[] { 2, 6, 4, 3, 2, 8, 3, 0 }, new long[] { 2, 4 });
         var tgtIn = tgt.narrow(1, 0, 3); var gold = tgt.narrow(1, 1, 3);
         Tensor Loss() => TrainingRecipe.LabelSmoothedLoss(model.forward(src, tgtIn), gold, 0.1);
-        GradientCheck.MatchesFiniteDifferences(model, Loss, h: 1e-6, absTolerance: 1e-7, firstIndex: 5);
+        Diagnostics.GradientCheck.MatchesFiniteDifferences(model, Loss, h: 1e-6, absTolerance: 1e-7, firstIndex: 5);
     }
 
     [Fact]

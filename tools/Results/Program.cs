@@ -7,6 +7,9 @@
 //   dotnet run --project tools/Results -- readme [--check]
 //       rewrites the generated table of README.md and of each papers/<Paper>/README.md; --check only
 //       says whether they are up to date (exit 1 if not)
+//   dotnet run --project tools/Results -- runs [--root DIR]
+//       writes runs/index.html: every run under the runs root (paper, dataset, key metric, date, report) and
+//       the curves of metrics.csv of each paper's runs overlaid, to tick and compare
 
 using System.CommandLine;
 using PaperLab.Runs;
@@ -25,7 +28,11 @@ table.Arguments.Add(sources);
 var readme = new Command("readme", "rewrite the generated tables of README.md and papers/*/README.md");
 var check = new Option<bool>("--check") { Description = "only check that they are up to date (exit 1 if not)" };
 readme.Options.Add(check);
+var runsIndex = new Command("runs", "write runs/index.html: every run, and their curves overlaid to compare");
+var runsRoot = new Option<string?>("--root") { Description = "the runs folder (default: runs/ of the repository, or PAPERLAB_RUNS)" };
+runsIndex.Options.Add(runsRoot);
 root.Subcommands.Add(add);
+root.Subcommands.Add(runsIndex);
 root.Subcommands.Add(table);
 root.Subcommands.Add(readme);
 
@@ -71,6 +78,21 @@ readme.SetAction(r => Guard(() =>
         else { AtomicFile.WriteAllText(path, updated); Console.WriteLine($"updated {Path.GetRelativePath(repo, path)}"); }
     }
     return r.GetValue(check) && stale ? 1 : 0;
+}));
+
+runsIndex.SetAction(r => Guard(() =>
+{
+    string folder = Path.GetFullPath(r.GetValue(runsRoot) ?? RunFolder.RunsRoot());
+    if (!Directory.Exists(folder))
+    {
+        Console.Error.WriteLine($"error: {folder} does not exist: no run has been made yet (e.g. `dotnet run --project papers/LeNet5 -c Release -- --smoke`)");
+        return 1;
+    }
+    var skipped = new List<string>();
+    string page = PaperLab.Reporting.RunsIndex.WriteIndex(folder, skipped);
+    foreach (string s in skipped) Console.Error.WriteLine($"skipped {s}");
+    Console.WriteLine(page);
+    return 0;
 }));
 
 return root.Parse(args).Invoke();

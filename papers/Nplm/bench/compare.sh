@@ -5,9 +5,8 @@
 #
 # Each round runs the C# bench (NplmBench.Run: `Nplm.dll --bench STEPS --threads T`) then
 # bench/pytorch_nplm_bench.py at each thread count, both on Table 1's MLP9 shape over the Brown vocabulary
-# (|V| 17,907, n 5, m 30, h 100, no direct connections), batch 256, AdamW; the table gives the median words/s
-# of the rounds and their ratio. Needs a Release build (dotnet build -c Release) whose command line has the
-# --bench option, and Debian's python3-torch with OpenBLAS (apt install python3-torch libopenblas0-openmp).
+# (|V| 17,907, n 5, m 30, h 100, no direct connections), batch 256, SGD with the weight penalty; the table gives the median words/s
+# of the rounds and their ratio. Needs a Release build (dotnet build -c Release), and Debian's python3-torch with OpenBLAS (apt install python3-torch libopenblas0-openmp).
 # Measure on an otherwise idle machine: libtorch's two OpenMP threads slow down many times over under load.
 set -euo pipefail
 rounds=${1:-3}; steps=${2:-50}; threads=${3:-"1 2"}
@@ -16,8 +15,6 @@ dll="$root/papers/Nplm/bin/Release/net10.0/Nplm.dll"
 [[ -f $dll ]] || { echo "missing $dll: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
 openblas=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}   # OPENBLAS_DIR: another copy of the same library
 [[ -d $openblas ]] || { echo "missing $openblas: apt install libopenblas0-openmp python3-torch" >&2; exit 2; }
-dotnet "$dll" --bench 1 --threads 1 2>/dev/null | grep -q words_per_second \
-  || { echo "Nplm.dll has no --bench option yet (it calls NplmBench.Run; it comes with the experiment's command line)" >&2; exit 2; }
 
 rate() { grep -o '"words_per_second": *[0-9.]*' | grep -o '[0-9.]*$'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -2,8 +2,8 @@
 
 The model mirrors Nplm.cs (Bengio et al. 2003, Eq. 1): y = b + W·x + U·tanh(d + H·x), with the same parameter
 names (C.weight, H.weight, d, U.weight, W.weight, b), the same initialisation, the same arithmetic (linear with
-bias b, then addmm for the direct connections), softmax cross-entropy over the whole vocabulary, and AdamW with
-weight decay on C, H, U, W and none on b, d. The step is NplmBench.Run's: zero_grad, loss, backward, step, on
+bias b, then addmm for the direct connections), softmax cross-entropy over the whole vocabulary plus the weight penalty
+of Nplm.WeightPenalty (lambda/2 on H, U, W and on the C rows of the batch's windows), and plain SGD. The step is NplmBench.Run's: zero_grad, loss, backward, step, on
 random word ids (throughput does not depend on the text). The default shape is Table 1's MLP9 (n 5, m 30,
 h 100, no direct connections) over the Brown vocabulary built here (17,907 words).
 
@@ -46,6 +46,14 @@ class NPLM(nn.Module):
             if self.W is not None:
                 nn.init.normal_(self.W.weight, 0.0, 0.01)
 
+    def penalty(self, context, lam):
+        x = self.C(context).view(context.shape[0], -1)      # Nplm.WeightPenalty
+        total = x.square().sum() / context.shape[0]
+        for layer in (self.H, self.U, self.W):
+            if layer is not None:
+                total = total + layer.weight.square().sum()
+        return 0.5 * lam * total
+
     def forward(self, context, targets):
         x = self.C(context).view(context.shape[0], -1)      # (B, (n-1)m), oldest word first
         a = torch.tanh(self.H(x) + self.d)                  # (B, h)
@@ -85,16 +93,14 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = NPLM(a.vocab_size, a.order, a.features, a.hidden, a.direct)
-    decay = [p for n, p in model.named_parameters() if n not in ("b", "d")]
-    no_decay = [p for n, p in model.named_parameters() if n in ("b", "d")]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.25)
     g = torch.Generator().manual_seed(1)
 
     def step():
         x = torch.randint(0, a.vocab_size, (a.batch_size, a.order - 1), generator=g)
         y = torch.randint(0, a.vocab_size, (a.batch_size,), generator=g)
         opt.zero_grad(set_to_none=False)
-        model(x, y).backward()
+        (model(x, y) + model.penalty(x, 1e-4)).backward()
         opt.step()
 
     for _ in range(a.warmup):

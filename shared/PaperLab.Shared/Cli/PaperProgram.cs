@@ -121,9 +121,9 @@ public static class PaperProgram
             string defaultText = def is null ? "" : $"; default {OptionSpec.Format(def)}";
             var option = new Option<string>("--" + spec.Name)
             {
-                Description = $"{spec.Help} [{spec.Accepts()}{defaultText}]",
+                Description = $"{spec.Help} [{(spec.IsFlag ? "a flag: given alone it means true" : spec.Accepts())}{defaultText}]",
                 Arity = spec.IsFlag ? ArgumentArity.ZeroOrOne : ArgumentArity.ExactlyOne,
-                HelpName = spec.IsFlag ? null : spec.ValueType == typeof(string) ? "value" : spec.ValueType == typeof(double) || spec.ValueType == typeof(float) ? "number" : "n",
+                HelpName = spec.IsFlag ? "true|false" : spec.ValueType == typeof(string) ? "value" : spec.ValueType == typeof(double) || spec.ValueType == typeof(float) ? "number" : "n",
             };
             root.Options.Add(option);
             bound.Add((spec, option, isCommon));

@@ -104,15 +104,45 @@ public static class Charts
     /// <param name="height">Height in CSS pixels.</param>
     /// <returns>HTML fragment (div + script), without plotly.js.</returns>
     /// <exception cref="ArgumentException">Labels that do not match z's shape, or an unknown colorscale.</exception>
+    /// <param name="zMin">Value at the bottom of the colour scale (null: z's smallest).</param>
+    /// <param name="zMax">Value at the top of the colour scale (null: z's largest).</param>
+    /// <param name="cellText">Texts written in the cells instead of z's values (same shape as z), with <paramref name="showValues"/>.</param>
+    /// <param name="colorbarTitle">Title of the colour bar.</param>
     public static string Heatmap(string title, double[][] z, IReadOnlyList<string> xLabels, IReadOnlyList<string> yLabels,
         string colorscale = "Viridis", bool showValues = false, string xTitle = "", string yTitle = "",
-        int width = 600, int height = 520) =>
+        int width = 600, int height = 520, double? zMin = null, double? zMax = null, string[][]? cellText = null, string colorbarTitle = "") =>
         (string)Invoke("Heatmap", title, z, xLabels.ToArray(), yLabels.ToArray(), colorscale, showValues,
-            xTitle, yTitle, width, height);
+            xTitle, yTitle, width, height, cellText ?? [], zMin ?? double.NaN, zMax ?? double.NaN, colorbarTitle);
+
+    /// <summary>
+    /// Attention weights as a heatmap (rows = queries, columns = keys), coloured from 0 to the largest weight of
+    /// the map rather than from its smallest to its largest: a near-uniform map (every weight about 1/keys) then
+    /// looks uniform instead of having its tiny differences stretched over the whole colour scale.
+    /// </summary>
+    /// <param name="title">Chart title.</param>
+    /// <param name="weights">Q rows of K weights in [0, 1] (each row sums to 1).</param>
+    /// <param name="keyLabels">K key (column) labels.</param>
+    /// <param name="queryLabels">Q query (row) labels.</param>
+    /// <param name="colorscale">A plotly.js colorscale name.</param>
+    /// <param name="xTitle">x-axis title.</param>
+    /// <param name="yTitle">y-axis title.</param>
+    /// <param name="width">Width in CSS pixels.</param>
+    /// <param name="height">Height in CSS pixels.</param>
+    /// <exception cref="ArgumentException">Labels that do not match the shape, or a weight outside [0, 1].</exception>
+    public static string Attention(string title, double[][] weights, IReadOnlyList<string> keyLabels, IReadOnlyList<string> queryLabels,
+        string colorscale = "Blues", string xTitle = "key", string yTitle = "query", int width = 600, int height = 520)
+    {
+        double max = weights.SelectMany(r => r).DefaultIfEmpty(1).Max(), min = weights.SelectMany(r => r).DefaultIfEmpty(0).Min();
+        if (min < -1e-6 || max > 1 + 1e-6)
+            throw new ArgumentException($"Attention weights must lie in [0, 1]; these span [{min:G4}, {max:G4}]. For other matrices use Heatmap.", nameof(weights));
+        return Heatmap(title, weights, keyLabels, queryLabels, colorscale, xTitle: xTitle, yTitle: yTitle, width: width, height: height,
+            zMin: 0, zMax: max > 0 ? max : 1, colorbarTitle: "weight");
+    }
 
     /// <summary>
     /// Confusion matrix as a heatmap with the counts written in the cells: row i = true class i,
-    /// column j = predicted class j, so the diagonal holds the correct predictions.
+    /// column j = predicted class j, so the diagonal holds the correct predictions. Cells are coloured by
+    /// log10(1 + count), so that errors of different sizes are told apart next to the large diagonal.
     /// </summary>
     /// <param name="counts">K×K counts, counts[true, predicted].</param>
     /// <param name="classNames">K class names.</param>
@@ -123,27 +153,34 @@ public static class Charts
         int k = classNames.Count;
         if (counts.GetLength(0) != k || counts.GetLength(1) != k)
             throw new ArgumentException($"counts is {counts.GetLength(0)}x{counts.GetLength(1)} but there are {k} class names: it must be {k}x{k}.");
-        double[][] z = Enumerable.Range(0, k).Select(t => Enumerable.Range(0, k).Select(p => (double)counts[t, p]).ToArray()).ToArray();
+        // colour by log10(1 + count): the diagonal holds thousands and the errors a handful, so on a linear scale
+        // every error cell looks the same pale blue; on a log scale 1, 10 and 100 errors differ visibly
+        double[][] z = Enumerable.Range(0, k).Select(t => Enumerable.Range(0, k).Select(p => Math.Log10(1 + counts[t, p])).ToArray()).ToArray();
+        string[][] text = Enumerable.Range(0, k).Select(t => Enumerable.Range(0, k)
+            .Select(p => counts[t, p].ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToArray();
         int size = Math.Clamp(160 + 42 * k, 360, 900);
         return Heatmap(title, z, classNames, classNames, "Blues", showValues: true,
-            xTitle: "predicted class", yTitle: "true class", width: size + 80, height: size);
+            xTitle: "predicted class", yTitle: "true class", width: size + 80, height: size,
+            zMin: 0, cellText: text, colorbarTitle: "log10(1 + count)");
     }
 
     /// <summary>
-    /// Grayscale images in a grid (e.g. misclassified digits), upright, square pixels, a caption above each.
+    /// Grayscale images in a grid (e.g. misclassified digits), upright, square pixels, a caption below each:
+    /// PNG images (data URIs) in HTML, no plotly.js, so they show offline and in any notebook viewer
+    /// (<see cref="PngGrid.Html"/>).
     /// </summary>
-    /// <param name="title">Chart title.</param>
+    /// <param name="title">Title of the grid.</param>
     /// <param name="images">N images of height*width values in [0, 1], row-major; 0 = black, 1 = white.</param>
     /// <param name="height">Image height in pixels.</param>
     /// <param name="width">Image width in pixels.</param>
     /// <param name="captions">N captions, or null for none.</param>
     /// <param name="columns">Images per row of the grid.</param>
     /// <param name="cellPixels">Screen (CSS) pixels per image pixel.</param>
-    /// <returns>HTML fragment (div + script), without plotly.js.</returns>
+    /// <returns>HTML fragment (a &lt;figure&gt;), without script.</returns>
     /// <exception cref="ArgumentException">An image that is not height*width values, or captions not one per image.</exception>
     public static string ImageGrid(string title, IReadOnlyList<float[]> images, int height, int width,
         IReadOnlyList<string>? captions = null, int columns = 8, int cellPixels = 3) =>
-        (string)Invoke("ImageGrid", title, images.ToArray(), height, width, captions?.ToArray() ?? [], columns, cellPixels);
+        PngGrid.Html(title, images, height, width, captions, columns, cellPixels);
 
     static object Invoke(string method, params object[] arguments)
     {

@@ -65,11 +65,11 @@ public sealed class HtmlPage(string title)
         return this;
     }
 
-    /// <summary>Adds a chart fragment made by <see cref="Charts"/>.</summary>
+    /// <summary>Adds a chart fragment made by <see cref="Charts"/> (plotly.js is included in the page if any needs it).</summary>
     public HtmlPage Chart(string chartFragment)
     {
         blocks.Add($"<div class=\"chart\">{chartFragment}</div>");
-        chartCount++;
+        if (chartFragment.Contains("Plotly.newPlot", StringComparison.Ordinal)) chartCount++; // image grids are PNGs, no plotly.js
         return this;
     }
 
@@ -113,15 +113,31 @@ public sealed class HtmlPage(string title)
         Save(run.File("report.html"), PlotlyJs.Inline);
     }
 
+    static int notebookPlotlyJsInlined;
+
     /// <summary>
-    /// One chart fragment made ready for a notebook output cell (VS Code, Jupyter): its script waits for
-    /// plotly.js from the CDN before drawing. Like Plotly.NET.Interactive, it loads plotly.js through
-    /// require.js where the page has it (Jupyter); otherwise it adds one &lt;script&gt; element per
-    /// notebook page and draws when it has loaded. Display the result as HTML (text/html).
+    /// One fragment of <see cref="Charts"/> made ready for a notebook output cell (VS Code, Jupyter); display
+    /// the result as HTML (text/html). Image grids (PNG images, no script) are returned as they are. A chart's
+    /// script waits for plotly.js and draws when it is there: the first chart a process makes carries
+    /// plotly.js inline (about 3.6 MB, once per kernel, so a notebook's charts draw offline and in its saved
+    /// copy); later charts use that copy. If none is there after 4 s (outputs of earlier cells cleared), a
+    /// chart loads plotly.js from the CDN (through require.js where the page has it, as in Jupyter) and says
+    /// so in its place until it draws.
     /// </summary>
     /// <exception cref="ArgumentException">The string is not a fragment made by <see cref="Charts"/>.</exception>
-    public static string ForNotebook(string chartFragment)
+    public static string ForNotebook(string chartFragment) =>
+        IsImageGrid(chartFragment) ? chartFragment
+            : ForNotebook(chartFragment, includePlotlyJs: Interlocked.Exchange(ref notebookPlotlyJsInlined, 1) == 0);
+
+    /// <summary>
+    /// <see cref="ForNotebook(string)"/> with the choice made by the caller: <paramref name="includePlotlyJs"/>
+    /// puts plotly.js inline before the chart (define/module hidden from it, so it sets window.Plotly also
+    /// where require.js is loaded); without it, the chart waits for a copy already on the page.
+    /// </summary>
+    /// <exception cref="ArgumentException">The string is not a fragment made by <see cref="Charts"/>.</exception>
+    public static string ForNotebook(string chartFragment, bool includePlotlyJs)
     {
+        if (IsImageGrid(chartFragment)) return chartFragment;
         const string open = "<script type=\"text/javascript\">", close = "</script>";
         int start = chartFragment.IndexOf(open, StringComparison.Ordinal);
         int end = chartFragment.LastIndexOf(close, StringComparison.Ordinal);
@@ -129,37 +145,49 @@ public sealed class HtmlPage(string title)
             throw new ArgumentException("Not a chart fragment from PaperLab.Reporting.Charts (no inline <script> drawing a chart).", nameof(chartFragment));
         string body = chartFragment[(start + open.Length)..end];
         string url = Charts.PlotlyJsCdnUrl;
-        // The fragment's script uses a global Plotly; run inside draw(Plotly) it uses the loaded module.
+        string id = Guid.NewGuid().ToString("N");
+        // The fragment's script uses a global Plotly; run inside draw(Plotly) it uses the loaded one.
+        string inline = includePlotlyJs
+            ? $"<script type=\"text/javascript\" charset=\"utf-8\">(function (define, module, exports) {{\n{EscapeScript(Charts.PlotlyJsSource())}\n}})();</script>\n"
+            : "";
         string loader = $$"""
+            <div id="wait-{{id}}" class="paperlab-plotly-wait" style="font: 12px sans-serif; color: #888">chart: waiting for plotly.js…</div>
             <script type="text/javascript">
             (function () {
                 var draw = function (Plotly) {
+                    var wait = document.getElementById("wait-{{id}}");
+                    if (wait) wait.remove();
             {{body}}
                 };
                 var src = "{{url}}";
-                if (typeof requirejs === "function" && typeof requirejs.config === "function") {
-                    requirejs.config({ context: "paperlab-plotly", paths: { plotly: src.replace(/\.js$/, "") } })(["plotly"], draw);
-                } else if (window.Plotly) {
-                    draw(window.Plotly);
-                } else {
-                    var waiting = window.__paperlabPlotlyWaiting = window.__paperlabPlotlyWaiting || [];
-                    waiting.push(draw);
-                    if (waiting.length === 1) {
-                        var script = document.createElement("script");
-                        script.src = src;
-                        script.charset = "utf-8";
-                        script.onload = function () {
-                            window.__paperlabPlotlyWaiting = [];
-                            waiting.forEach(function (f) { f(window.Plotly); });
-                        };
-                        document.head.appendChild(script);
+                var fromCdn = function () {
+                    var wait = document.getElementById("wait-{{id}}");
+                    if (wait) wait.textContent = "chart: plotly.js is not on this page (restart the kernel and run all cells to embed it); trying " + src;
+                    if (typeof requirejs === "function" && typeof requirejs.config === "function") {
+                        requirejs.config({ context: "paperlab-plotly", paths: { plotly: src.replace(/\.js$/, "") } })(["plotly"], draw);
+                        return;
                     }
-                }
+                    var script = document.createElement("script");
+                    script.src = src;
+                    script.charset = "utf-8";
+                    script.onload = function () { draw(window.Plotly); };
+                    document.head.appendChild(script);
+                };
+                if (window.Plotly) { draw(window.Plotly); return; }
+                var waited = 0;
+                var timer = setInterval(function () {
+                    waited += 100;
+                    if (window.Plotly) { clearInterval(timer); draw(window.Plotly); }
+                    else if (waited >= 4000) { clearInterval(timer); fromCdn(); }
+                }, 100);
             })();
             </script>
             """;
-        return chartFragment[..start] + loader + chartFragment[(end + close.Length)..];
+        return inline + chartFragment[..start] + loader + chartFragment[(end + close.Length)..];
     }
+
+    static bool IsImageGrid(string fragment) =>
+        fragment.StartsWith(PngGrid.HtmlMarker, StringComparison.Ordinal) && !fragment.Contains("<script", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>HTML-escapes <paramref name="text"/>.</summary>
     public static string Encode(string text) => WebUtility.HtmlEncode(text);

@@ -5,8 +5,8 @@ using PaperLab.Runs;
 namespace PaperLab.Reporting;
 
 /// <summary>
-/// Grayscale images tiled into one PNG file (a static companion of <see cref="Charts.ImageGrid"/>, viewable
-/// without a browser). 8-bit grayscale, no interlacing, filter 0, zlib from System.IO.Compression
+/// Grayscale images tiled into one PNG file (a file beside the report; <see cref="Html"/> makes the images of
+/// <see cref="Charts.ImageGrid"/>). 8-bit grayscale, no interlacing, filter 0, zlib from System.IO.Compression
 /// (PNG specification, ISO/IEC 15948, §11–12).
 /// </summary>
 public static class PngGrid
@@ -37,6 +37,61 @@ public static class PngGrid
                     pixels[(top + y) * w + left + x] = (byte)Math.Round(Math.Clamp(images[k][(y / scale) * width + x / scale], 0f, 1f) * 255);
         }
         AtomicFile.Write(path, s => Encode(s, pixels, w, h));
+    }
+
+    /// <summary>The start of every fragment <see cref="Html"/> makes.</summary>
+    public const string HtmlMarker = "<figure class=\"image-grid\"";
+
+    /// <summary>
+    /// Grayscale images as an HTML fragment: a titled grid of &lt;img&gt; elements, each a PNG data URI at the
+    /// image's own resolution drawn <paramref name="cellPixels"/> CSS pixels per image pixel (no smoothing),
+    /// with its caption below. No script: it shows wherever HTML does (reports, notebooks, offline).
+    /// </summary>
+    /// <param name="title">Caption of the whole grid.</param>
+    /// <param name="images">N images of height·width values in [0, 1] (clipped), row-major; 0 = black, 1 = white.</param>
+    /// <param name="height">Image height in pixels.</param>
+    /// <param name="width">Image width in pixels.</param>
+    /// <param name="captions">N captions, or null/empty for none.</param>
+    /// <param name="columns">Images per row (&gt;= 1).</param>
+    /// <param name="cellPixels">CSS pixels per image pixel (&gt;= 1).</param>
+    /// <exception cref="ArgumentException">An image of the wrong size, captions not one per image, or columns/cellPixels below 1.</exception>
+    public static string Html(string title, IReadOnlyList<float[]> images, int height, int width,
+        IReadOnlyList<string>? captions = null, int columns = 8, int cellPixels = 3)
+    {
+        if (columns < 1) throw new ArgumentException($"columns must be at least 1, got {columns}.", nameof(columns));
+        if (cellPixels < 1) throw new ArgumentException($"cellPixels must be at least 1, got {cellPixels}.", nameof(cellPixels));
+        if (height < 1 || width < 1) throw new ArgumentException($"Image size must be positive, got {height}x{width}.");
+        captions = captions is { Count: > 0 } ? captions : null;
+        if (captions is not null && captions.Count != images.Count)
+            throw new ArgumentException($"{images.Count} images but {captions.Count} captions: give one caption per image, or none.", nameof(captions));
+        for (int i = 0; i < images.Count; i++)
+            if (images[i].Length != height * width)
+                throw new ArgumentException($"Image {i} has {images[i].Length} values, expected height*width = {height}*{width} = {height * width}.", nameof(images));
+        var html = new System.Text.StringBuilder();
+        html.Append(HtmlMarker).Append(" style=\"margin: 1em 0\">")
+            .Append("<figcaption style=\"font: 600 14px sans-serif; margin-bottom: 0.4em\">").Append(HtmlPage.Encode(title)).Append("</figcaption>")
+            .Append($"<div style=\"display: grid; grid-template-columns: repeat({Math.Min(columns, Math.Max(1, images.Count))}, max-content); gap: 6px 8px\">");
+        for (int i = 0; i < images.Count; i++)
+        {
+            var pixels = new byte[height * width];
+            for (int k = 0; k < pixels.Length; k++) pixels[k] = (byte)Math.Round(Math.Clamp(images[i][k], 0f, 1f) * 255);
+            string caption = captions is null ? "" : HtmlPage.Encode(captions[i]);
+            html.Append("<figure style=\"margin: 0; text-align: center\">")
+                .Append("<img src=\"").Append(DataUri(pixels, width, height)).Append("\" width=\"").Append(width * cellPixels)
+                .Append("\" height=\"").Append(height * cellPixels).Append("\" alt=\"").Append(caption.Length > 0 ? caption : $"image {i}")
+                .Append("\" style=\"image-rendering: pixelated; display: block\">");
+            if (caption.Length > 0) html.Append("<figcaption style=\"font: 11px sans-serif\">").Append(caption).Append("</figcaption>");
+            html.Append("</figure>");
+        }
+        return html.Append("</div></figure>").ToString();
+    }
+
+    /// <summary>An 8-bit grayscale PNG of <paramref name="pixels"/> (h·w bytes, row-major) as a <c>data:image/png;base64,</c> URI.</summary>
+    public static string DataUri(byte[] pixels, int w, int h)
+    {
+        using var png = new MemoryStream();
+        Encode(png, pixels, w, h);
+        return "data:image/png;base64," + Convert.ToBase64String(png.GetBuffer(), 0, (int)png.Length);
     }
 
     /// <summary>Writes an 8-bit grayscale PNG of <paramref name="pixels"/> (h·w bytes, row-major) to <paramref name="output"/>.</summary>

@@ -37,7 +37,7 @@ public class TrainingProgress
 
     /// <summary>A log point: mean loss since the last one, learning rate, training throughput in <paramref name="items"/> per second.</summary>
     public virtual void Report(long step, double loss, double lr, double itemsPerSecond, string items = "samples") =>
-        Line($"step {step,7}/{_total}  loss {(double.IsNaN(loss) ? "—" : loss.ToString("0.0000"))}  lr {lr:0.00e+00}  {itemsPerSecond,9:#,0} {items}/s  ETA {Eta(step):hh\\:mm\\:ss}");
+        Line($"step {step,7}/{_total}  loss {(double.IsNaN(loss) ? "—" : loss.ToString("0.0000"))}  lr {PaperLab.Cli.Numbers.Format(lr, 3)}  {itemsPerSecond,9:#,0} {items}/s  ETA {Eta(step):hh\\:mm\\:ss}");
 
     /// <summary>A free-form line (evaluation results, resume notices).</summary>
     public virtual void Line(string text) => _out.WriteLine(text);

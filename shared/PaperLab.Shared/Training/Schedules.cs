@@ -50,8 +50,10 @@ public static class Schedules
         ArgumentOutOfRangeException.ThrowIfLessThan(warmup, 1);
         return s =>
         {
+            // exercise transformer-noam: Eq. 3 of Vaswani et al. 2017 — factor · d_model^−0.5 · min(n^−0.5, n · warmup^−1.5) with n = s + 1
             double n = s + 1;
             return factor * Math.Pow(dModel, -0.5) * Math.Min(Math.Pow(n, -0.5), n * Math.Pow(warmup, -1.5));
+            // end exercise
         };
     }
 }

@@ -33,7 +33,7 @@ public class PaperNameTests
         model.to(float64);
         using var x = randn(4, 1, 3, 4, dtype: float64);
         using var y = tensor(new long[] { 0, 2, 1, 2 });
-        GradientCheck.MatchesFiniteDifferences(model, () => nn.functional.cross_entropy(model.forward(x), y));
+        PaperLab.Diagnostics.GradientCheck.MatchesFiniteDifferences(model, () => nn.functional.cross_entropy(model.forward(x), y));
     }
 
     [Fact]
