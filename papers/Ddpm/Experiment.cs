@@ -73,6 +73,9 @@ public sealed record DdpmOptions : ICheckedOptions
     /// <summary>Gradient checkpointing (Chen et al. 2016) of the U-Net's residual blocks: same gradients, less memory, more time (papers/Gpt/CHECKPOINTING.md).</summary>
     [Option(MayChangeOnResume = true)] public bool GradCheckpoint { get; init; }
 
+    /// <summary>Time N training steps on a fixed synthetic batch (after a warm-up) and print images/s as one JSON line, instead of a run; no run folder (Bench.cs, bench/compare.sh).</summary>
+    [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
+
     /// <summary>The U-Net built.</summary>
     public UNetConfig UNet => new(BaseChannels: Channels, GradientCheckpointing: GradCheckpoint);
 
@@ -167,9 +170,15 @@ public static class Experiment
     /// </summary>
     /// <exception cref="DatasetNotFoundException">The dataset is nowhere to be found and cannot be downloaded.</exception>
     /// <exception cref="RunFailureException">The --classifier file cannot be used.</exception>
+    /// <returns>The summary; null in --bench mode (which prints its measurements and writes no run folder).</returns>
     /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
-    public static DdpmSummary Run(DdpmOptions o, RunContext ctx)
+    public static DdpmSummary? Run(DdpmOptions o, RunContext ctx)
     {
+        if (o.Bench is int benchSteps)
+        {
+            Bench.Run(o, ctx.Threads, ctx.Common.Seed, benchSteps);
+            return null;
+        }
         var wall = System.Diagnostics.Stopwatch.StartNew();
         if (DatasetArgument.Parse(o.Dataset) is { Kind: DataSourceKind.Folder } folderSource) return OwnImages.Run(o, ctx, folderSource);
         var (train, test, data) = MnistFamily.Locate(o.Dataset, ctx.Common.Data, o.TrainLimit, o.TestLimit);

@@ -43,6 +43,9 @@ public sealed record LeNet5Options : ICheckedOptions
     /// <summary>Use only the first N test images; none: all 10,000.</summary>
     [Option(Min = 1, Max = 10_000)] public int? TestLimit { get; init; }
 
+    /// <summary>Time N training steps (after a warm-up) and print images/s as one JSON line, instead of a run; no run folder (Bench.cs, bench/compare.sh).</summary>
+    [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
+
     /// <summary>folder: only. Side N of the square images the network reads; every image is scaled so its shorter side fits, then centre-cropped.</summary>
     [Option(Min = 12, Max = 512)] public int ImageSize { get; init; } = 28;
 
@@ -72,6 +75,7 @@ public sealed record LeNet5Options : ICheckedOptions
         if (problem != null) { yield return problem; yield break; }
         if (source!.Kind == DataSourceKind.BuiltIn && source.Name != Dataset) yield return $"--dataset {Dataset}: write it as {source.Name}";
         if (Channels == 2) yield return "--channels 2: give 1 (grey) or 3 (RGB)";
+        if (Bench != null && source.Kind != DataSourceKind.BuiltIn) yield return $"--bench times the recipe on the built-in datasets ({string.Join(", ", BuiltIns)}), not on {Dataset}: give one of them, or leave out --bench";
         if (source.Kind == DataSourceKind.BuiltIn && (ImageSize != 28 || Channels != 1))
             yield return $"--image-size and --channels apply to folder: datasets; {Dataset} is grey 28×28";
     }
@@ -143,11 +147,17 @@ public static class Experiment
     public static int Main(string[] args) => PaperProgram.Main<LeNet5Options>(args, Paper, LeNet5Options.Defaults, Run);
 
     /// <summary>Trains LeNet-5 and writes the run folder (config.json, metrics.csv, checkpoint.bin, model.pt, summary.json, report.html).</summary>
+    /// <returns>The summary; null in --bench mode (which prints its measurements and writes no run folder).</returns>
     /// <exception cref="DatasetNotFoundException">The dataset is nowhere to be found and cannot be downloaded.</exception>
     /// <exception cref="DataSourceException">Your folder cannot be used (empty, one class, an unreadable image under --strict...).</exception>
     /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
-    public static LeNet5Summary Run(LeNet5Options o, RunContext ctx)
+    public static LeNet5Summary? Run(LeNet5Options o, RunContext ctx)
     {
+        if (o.Bench is int benchSteps)
+        {
+            Bench.Run(o, ctx.Threads, ctx.Common.Data, ctx.Common.Seed, benchSteps);
+            return null;
+        }
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var source = DatasetArgument.Parse(o.Dataset);
         using var data = source.Kind == DataSourceKind.Folder ? LeNet5Data.Folder(o, source, ctx.Threads) : LeNet5Data.BuiltIn(o, ctx.Common.Data);

@@ -72,6 +72,9 @@ public sealed record TransformerOptions : ICheckedOptions
     /// <summary>Segments per stack for --grad-checkpoint, 1 … --layers; 0: ⌈√N⌉, the paper's choice.</summary>
     [Option(Min = 0, Max = 48, MayChangeOnResume = true)] public int CheckpointSegments { get; init; }
 
+    /// <summary>Time N training steps on a fixed synthetic batch (after a warm-up) and print target tokens/s as one JSON line, instead of a run; no run folder (Bench.cs, bench/compare.sh).</summary>
+    [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
+
     /// <summary>The model sizes for vocabularies of the given sizes.</summary>
     public ModelConfig Model(int sourceVocab, int targetVocab) => new(sourceVocab, targetVocab, N, DModel, H, DFf, PDrop, PreLayerNorm,
                                                                       GradientCheckpointing: GradCheckpoint, CheckpointSegments: CheckpointSegments);
@@ -197,9 +200,15 @@ public static class Experiment
     /// <summary>Trains the Transformer, translates the test set and writes the run folder (config.json, metrics.csv,
     /// checkpoint.bin, model.pt, model.weights, vocabularies, translations.tsv, summary.json, report.html).</summary>
     /// <exception cref="DatasetNotFoundException">Multi30k is nowhere to be found and cannot be downloaded.</exception>
+    /// <returns>The summary; null in --bench mode (which prints its measurements and writes no run folder).</returns>
     /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
-    public static TransformerSummary Run(TransformerOptions o, RunContext ctx)
+    public static TransformerSummary? Run(TransformerOptions o, RunContext ctx)
     {
+        if (o.Bench is int benchSteps)
+        {
+            Bench.Run(o, ctx.Threads, ctx.Common.Seed, benchSteps);
+            return null;
+        }
         var wall = Stopwatch.StartNew();
         var source = DatasetArgument.Parse(o.Dataset);
         Corpus corpus;

@@ -21,11 +21,20 @@ public class TorchRuntimeTests
         Assert.Matches("^(set ONEDNN_MAX_CPU_ISA=SSE41|kept ONEDNN_MAX_CPU_ISA=.+ \\(set by the user\\))$", TorchRuntime.OneDnnSetting);
     }
 
+    [Fact]
+    public void Runs_put_convolutions_on_libtorchs_native_kernels()
+    {
+        _ = new PaperLab.Runs.RunContext(new PaperLab.Runs.PaperInfo("t", "t"), new PaperLab.Cli.RunOptions(), PaperLab.Training.TrainingProgress.Silent());
+        if (Environment.GetEnvironmentVariable("PAPERLAB_CONV") is null)
+            Assert.Equal("libtorch native (oneDNN and NNPACK off)", TorchRuntime.ConvolutionKernels);
+    }
+
     /// <summary>
     /// The input gradient of a convolution, in float32, equals the float64 one (which does not go through
     /// oneDNN) and is the same on every call. Without the oneDNN cap these failed on an AVX-512 machine:
     /// NaN or a different gradient each call (AVX-512 kernels), off by more than 1 (AVX2 kernels).
     /// </summary>
+    /// <remarks>Checked on both paths: oneDNN capped (PAPERLAB_CONV=onednn) and libtorch's native kernels (runs' default).</remarks>
     [Theory]
     [InlineData(2, 32, 16, 8, 28, 3)]
     [InlineData(1, 8, 16, 8, 28, 3)]
@@ -36,6 +45,7 @@ public class TorchRuntimeTests
     {
         int threads = torch.get_num_threads();
         torch.set_num_threads(threadCount);
+        TorchRuntime.UseNativeConvolutions();   // what every run does (process-wide); the oneDNN path is checked with PAPERLAB_CONV=onednn
         try
         {
             torch.manual_seed(0);

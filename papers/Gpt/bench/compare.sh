@@ -12,7 +12,7 @@ rounds=${1:-3}; steps=${2:-200}; threads=${3:-"1 2"}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 dll="$root/papers/Gpt/bin/Release/net10.0/Gpt.dll"
 [[ -f $dll ]] || { echo "missing $dll: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
-openblas=/usr/lib/x86_64-linux-gnu/openblas-openmp
+openblas=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}   # OPENBLAS_DIR: another copy of the same library
 [[ -d $openblas ]] || { echo "missing $openblas: apt install libopenblas0-openmp python3-torch" >&2; exit 2; }
 
 rate() { grep -o '"tokens_per_second": *[0-9.]*' | grep -o '[0-9.]*$'; }

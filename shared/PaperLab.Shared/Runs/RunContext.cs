@@ -49,6 +49,7 @@ public sealed class RunContext
         Progress = progress ?? TrainingProgress.ForConsole();
         torch.set_num_threads(Threads);
         PaperLab.Torch.TorchRuntime.RetainFreedMemory();
+        PaperLab.Torch.TorchRuntime.UseNativeConvolutions();
     }
 
     /// <summary>Asks the training loop to stop at the next step boundary (Ctrl-C does this).</summary>

@@ -69,6 +69,53 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>Which kernels run float32 convolutions: "libtorch native (oneDNN and NNPACK off)" after <see cref="UseNativeConvolutions"/>, else "oneDNN".</summary>
+    public static string ConvolutionKernels { get; private set; } = "oneDNN";
+
+    /// <summary>
+    /// Runs convolutions on libtorch's own kernels (unfold to columns, then the BLAS matrix product, for
+    /// forward and both gradients) instead of oneDNN's, by turning oneDNN and NNPACK off in libtorch's global
+    /// context. Why: with oneDNN capped to SSE4.1 (see the class remarks) its convolutions are slow, about half
+    /// the speed of its AVX-512 ones, while libtorch's native path uses the full-width matrix product and is
+    /// exact on every shape checked against float64 (<c>TorchRuntimeTests</c>); LeNet-5 trains about 1.4×
+    /// faster per CPU-second with it on the reference machine. NNPACK is turned off too: it is not built for
+    /// this CPU and would print a warning on every convolution it declines. Called by every run
+    /// (RunContext); PAPERLAB_CONV=onednn in the environment keeps oneDNN. Process-wide and idempotent.
+    /// </summary>
+    /// <returns>Whether the switch was made (false: PAPERLAB_CONV=onednn, or this libtorch lacks the entry points).</returns>
+    public static bool UseNativeConvolutions()
+    {
+        if (string.Equals(Environment.GetEnvironmentVariable("PAPERLAB_CONV"), "onednn", StringComparison.OrdinalIgnoreCase)) return false;
+        try
+        {
+            TorchSharp.torch.get_num_threads();   // let TorchSharp load libtorch first, so that the calls below reach the same library
+            IntPtr context = globalContext();
+            setUserEnabledMkldnn(context, false);
+            setUserEnabledNNPACK(context, false);
+            if (userEnabledMkldnn(context)) return false;
+            ConvolutionKernels = "libtorch native (oneDNN and NNPACK off)";
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    // at::globalContext() and three of at::Context's members (Itanium C++ ABI names; `this` is the first argument).
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at13globalContextEv")]
+    static extern IntPtr globalContext();
+
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
+    static extern void setUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [DllImport("libtorch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    static extern bool userEnabledMkldnn(IntPtr context);
+
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    static extern void setUserEnabledNNPACK(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
     const int M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4;   // malloc.h
 
     [DllImport("libc", EntryPoint = "mallopt")]
