@@ -21,7 +21,7 @@ public class ToolkitTests
     static readonly HashSet<string> NotBatches = ["dqn"];
 
     /// <summary>Smaller batches where the smoke size would take tens of seconds per flag.</summary>
-    static readonly Dictionary<string, string[]> Smaller = new() { ["transformer"] = ["--batch-tokens", "400", "--d-model", "32", "--d-ff", "64"], ["ddpm"] = ["--batch-size", "16", "--channels", "8"] };
+    static readonly Dictionary<string, string[]> Smaller = new() { ["transformer"] = ["--batch-tokens", "400", "--d-model", "32", "--d-ff", "64"], ["ddpm"] = ["--batch-size", "16", "--channels", "8"], ["batchnorm"] = ["--networks", "bn", "--lr", "1"] };
 
     static (int Exit, string Stderr, JsonElement? Summary, string Report) Run(string paper, string dir, params string[] flags)
     {
