@@ -196,42 +196,18 @@ public static class Experiment
         using var diffusion = new GaussianDiffusion(NoiseSchedule.Named(o.Schedule, o.T));
 
         var loader = new BatchLoader(trainSet, o.BatchSize, Sampling.Shuffle, ctx.Common.Seed, dropLast: true);
-        var optimizer = optim.Adam(unet.parameters(), lr: o.Lr);
-        var parameters = unet.parameters().ToArray();
-        long total = o.TotalSteps;
-        var loop = new TrainingLoop(ctx, new LoopSettings
-        {
-            TotalSteps = total, EvalEvery = o.EvalEvery, LogEvery = Math.Max(1, Math.Min(50, total / 20)), ItemsPerStep = o.BatchSize, ItemName = "images",
-        });
-        loop.Add("model", unet);
-        loop.Add("ema", ema);
-        loop.Add("optimizer", optimizer, Schedules.WarmupCosine(o.Lr, Math.Min(o.WarmupSteps, total), total));
-
         Tensor EpsEma(Tensor xt, Tensor t) => shadow.forward(xt, t);
         double evalFloor = judge.RealFloor(o.EvalSamples, ctx.Common.Seed);
-        loop.Evaluate = _ =>
+        var result = Train(o, ctx, unet, ema, diffusion, loader, o.TotalSteps, _ =>
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var scope = NewDisposeScope();
             Tensor x = SampleMany(diffusion, EpsEma, o.EvalSamples, o.EvalSampleSteps, seed: 1_000_003);
             return new Dictionary<string, double> { ["eval/fd_lenet"] = judge.Fd(x), ["eval/fd_lenet_real_floor"] = evalFloor, ["eval/sample_seconds"] = clock.Elapsed.TotalSeconds };
-        };
-
-        foreach (var step in loop)
-        {
-            var (x0, _) = loader.Batch(step.Index);                    // (B, 1, 28, 28) in [−1, 1]
-            optimizer.zero_grad();
-            var loss = diffusion.L_simple(unet.forward, x0);          // Algorithm 1: t ~ U{1..T}, ε ~ N(0, I), ‖ε − ε_θ(x_t, t)‖²
-            step.Record(loss);
-            loss.backward();
-            nn.utils.clip_grad_norm_(parameters, o.ClipGradNorm);
-            optimizer.step();
-            ema.Update();                                              // θ̄ ← d·θ̄ + (1 − d)·θ, after every step
-        }
+        });
         PyTorchExport.Save(shadow, run.File("ema.pt"));
 
         var final = FinalEvaluation.Run(o, diffusion, EpsEma, judge, ctx.Common.Seed, ctx.Progress);
-        var result = loop.Result;
         var (fdSteps, fds) = run.Metrics.Series("eval", "fd_lenet");
         var (_, floors) = run.Metrics.Series("eval", "fd_lenet_real_floor");
         var summary = new DdpmSummary
@@ -264,6 +240,49 @@ public static class Experiment
         return summary;
     }
 
+
+    /// <summary>
+    /// Algorithm 1 of Ho et al. 2020 in the shared training loop, with the weight average updated after every
+    /// step (Adam, warm-up then cosine learning rate, gradient clipping): the training of every DDPM run, on
+    /// the built-in datasets and on your own images.
+    /// </summary>
+    /// <param name="o">The options (lr, warm-up, clipping, evaluation cadence).</param>
+    /// <param name="ctx">The run (its folder started).</param>
+    /// <param name="unet">ε_θ, trained.</param>
+    /// <param name="ema">The weight average θ̄ of <paramref name="unet"/>, checkpointed with it.</param>
+    /// <param name="diffusion">The forward process q(x_t | x_0) and L_simple.</param>
+    /// <param name="loader">Batches of x_0: (B, C, N, N) float32 in [−1, 1].</param>
+    /// <param name="total">Optimizer steps.</param>
+    /// <param name="evaluate">The loop's evaluation every --eval-every steps (named metrics, EMA weights).</param>
+    /// <returns>What the loop measured.</returns>
+    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
+    public static TrainingResult Train(DdpmOptions o, RunContext ctx, UNet unet, ExponentialMovingAverage ema, GaussianDiffusion diffusion,
+                                       BatchLoader loader, long total, Func<long, IReadOnlyDictionary<string, double>> evaluate)
+    {
+        var optimizer = optim.Adam(unet.parameters(), lr: o.Lr);
+        var parameters = unet.parameters().ToArray();
+        var loop = new TrainingLoop(ctx, new LoopSettings
+        {
+            TotalSteps = total, EvalEvery = o.EvalEvery, LogEvery = Math.Max(1, Math.Min(50, total / 20)), ItemsPerStep = loader.BatchSize, ItemName = "images",
+        });
+        loop.Add("model", unet);
+        loop.Add("ema", ema);
+        loop.Add("optimizer", optimizer, Schedules.WarmupCosine(o.Lr, Math.Min(o.WarmupSteps, total), total));
+        loop.Evaluate = evaluate;
+
+        foreach (var step in loop)
+        {
+            var (x0, _) = loader.Batch(step.Index);                    // (B, C, N, N) in [−1, 1]
+            optimizer.zero_grad();
+            var loss = diffusion.L_simple(unet.forward, x0);          // Algorithm 1: t ~ U{1..T}, ε ~ N(0, I), ‖ε − ε_θ(x_t, t)‖²
+            step.Record(loss);
+            loss.backward();
+            nn.utils.clip_grad_norm_(parameters, o.ClipGradNorm);
+            optimizer.step();
+            ema.Update();                                              // θ̄ ← d·θ̄ + (1 − d)·θ, after every step
+        }
+        return loop.Result;
+    }
     /// <summary>
     /// <paramref name="n"/> samples in batches of at most 256: DDIM with <paramref name="steps"/> steps, or
     /// Algorithm 2 when steps = T. Batch b uses seed + b, so the result depends only on (n, steps, seed).

@@ -54,30 +54,10 @@ public static class OwnImages
 
         var loader = new BatchLoader(trainSet, Math.Min(o.BatchSize, train.Count), Sampling.Shuffle, ctx.Common.Seed, dropLast: true);
         var validLoader = new BatchLoader(validSet, 256, Sampling.Sequential);
-        var optimizer = optim.Adam(unet.parameters(), lr: o.Lr);
-        var parameters = unet.parameters().ToArray();
         long total = o.Steps ?? (o.Epochs is int e ? e * loader.BatchesPerEpoch : 2500);
-        var loop = new TrainingLoop(ctx, new LoopSettings
-        {
-            TotalSteps = total, EvalEvery = o.EvalEvery, LogEvery = Math.Max(1, Math.Min(50, total / 20)), ItemsPerStep = loader.BatchSize, ItemName = "images",
-        });
-        loop.Add("model", unet);
-        loop.Add("ema", ema);
-        loop.Add("optimizer", optimizer, Schedules.WarmupCosine(o.Lr, Math.Min(o.WarmupSteps, total), total));
         Tensor EpsEma(Tensor xt, Tensor t) => shadow.forward(xt, t);
-        loop.Evaluate = _ => new Dictionary<string, double> { ["valid/loss"] = HeldOutLoss(diffusion, EpsEma, validLoader) };
-
-        foreach (var step in loop)
-        {
-            var (x0, _) = loader.Batch(step.Index);                    // (B, C, N, N) in [−1, 1]
-            optimizer.zero_grad();
-            var loss = diffusion.L_simple(unet.forward, x0);          // Algorithm 1: t ~ U{1..T}, ε ~ N(0, I), ‖ε − ε_θ(x_t, t)‖²
-            step.Record(loss);
-            loss.backward();
-            nn.utils.clip_grad_norm_(parameters, o.ClipGradNorm);
-            optimizer.step();
-            ema.Update();                                              // θ̄ ← d·θ̄ + (1 − d)·θ, after every step
-        }
+        var result = Experiment.Train(o, ctx, unet, ema, diffusion, loader, total,
+                                      _ => new Dictionary<string, double> { ["valid/loss"] = HeldOutLoss(diffusion, EpsEma, validLoader) });
         PyTorchExport.Save(shadow, run.File("ema.pt"));
 
         double validLoss = HeldOutLoss(diffusion, EpsEma, validLoader);
@@ -94,7 +74,6 @@ public static class OwnImages
         double samplingSeconds = clock.Elapsed.TotalSeconds;
         AtomicFile.WriteAllBytes(run.File("samples.png"), grid);
 
-        var result = loop.Result;
         var summary = new DdpmSummary
         {
             Paper = "Denoising Diffusion Probabilistic Models (Ho et al. 2020)",
