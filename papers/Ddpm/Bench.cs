@@ -8,8 +8,6 @@
 // gradient clipping at norm 1, Adam, the EMA update of the weights. Its PyTorch twin is
 // bench/pytorch_ddpm_bench.py; bench/compare.sh alternates the two.
 
-using System.Diagnostics;
-using System.Text.Json;
 using PaperLab.Data;
 using PaperLab.Runs;
 using PaperLab.Training;
@@ -57,28 +55,11 @@ public static class Bench
             ema.Update();
         }
 
-        for (int s = 0; s < warmup; s++) Step(s);
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        for (int s = warmup; s < warmup + steps; s++) Step(s);
-        double seconds = clock.Elapsed.TotalSeconds;
-        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
-        var m = RunEnvironment.Machine();
-        var result = new Dictionary<string, object>
-        {
-            ["framework"] = $"TorchSharp {RunEnvironment.PackageVersion(typeof(TorchSharp.torch))}",
-            ["threads"] = threads,
-            ["batch_size"] = o.BatchSize,
-            ["steps"] = steps,
-            ["parameters"] = ParameterCounts.Total(unet),
-            ["samples_per_second"] = (double)steps * o.BatchSize / seconds,
-            ["samples_per_cpu_second"] = (double)steps * o.BatchSize / cpuSeconds,
-            ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"),
-            ["machine"] = $"{m["cpu"]}, {m["logical_cores"]} logical cores, {m["memory_gib"]} GiB",
-            ["convolutions"] = PaperLab.Torch.TorchRuntime.ConvolutionKernels,
-            ["onednn"] = PaperLab.Torch.TorchRuntime.OneDnnSetting,
-        };
-        Console.WriteLine(JsonSerializer.Serialize(result));
-        return result;
+        var timing = BenchClock.Time(Step, steps, warmup);
+        var line = BenchClock.Line(threads, steps);
+        line["batch_size"] = o.BatchSize;
+        line["parameters"] = ParameterCounts.Total(unet);
+        BenchClock.AddRates(line, "samples", (double)steps * o.BatchSize, timing);
+        return BenchClock.Print(line);
     }
 }

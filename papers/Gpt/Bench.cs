@@ -4,7 +4,7 @@
 // bench/pytorch_gpt_bench.py; README.md compares the two.
 
 using System.Diagnostics;
-using System.Text.Json;
+using PaperLab.Training;
 using static TorchSharp.torch;
 
 namespace PaperLab.Papers.Gpt;
@@ -56,7 +56,7 @@ public static class Bench
         var optimizer = Experiment.CreateOptimizer(model, options);
         var parameters = model.parameters().ToArray();
         long tokens = (long)config.BatchSize * config.Model.BlockSize;
-        void Step()
+        void Step(long _)
         {
             using var scope = NewDisposeScope();
             var x = randint(0, config.Model.VocabSize, new long[] { config.BatchSize, config.Model.BlockSize });
@@ -67,27 +67,19 @@ public static class Bench
             nn.utils.clip_grad_norm_(parameters, config.GradClip);
             optimizer.step();
         }
-        for (int i = 0; i < warmup; i++) Step();
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) Step();
-        double tokensPerSecond = steps * tokens / clock.Elapsed.TotalSeconds;
+        var timing = BenchClock.Time(Step, steps, warmup);
+        var line = BenchClock.Line(threads, steps);
+        double tokensPerSecond = BenchClock.AddRates(line, "tokens", (double)steps * tokens, timing);
         double gemm = GemmGflops();
-        double cached = GenerationRate(model, useCache: true), uncached = GenerationRate(model, useCache: false);
         double modelGflops = tokensPerSecond * FlopsPerToken(config.Model) / 1e9;
-        var result = new Dictionary<string, object>
-        {
-            ["framework"] = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}",
-            ["threads"] = threads,
-            ["tokens_per_second"] = tokensPerSecond,
-            ["flops_per_token"] = FlopsPerToken(config.Model),
-            ["model_gflops"] = modelGflops,
-            ["gemm_gflops_1024"] = gemm,
-            ["mfu"] = modelGflops / gemm,
-            ["parameters"] = model.parameters().Sum(p => p.numel()),
-            ["generate_tokens_per_second_cached"] = cached,
-            ["generate_tokens_per_second_uncached"] = uncached,
-        };
-        Console.WriteLine(JsonSerializer.Serialize(result));
-        return result;
+        line["fused_attention"] = config.Model.FusedAttention;
+        line["flops_per_token"] = FlopsPerToken(config.Model);
+        line["model_gflops"] = modelGflops;
+        line["gemm_gflops_1024"] = gemm;
+        line["mfu"] = modelGflops / gemm;
+        line["parameters"] = model.parameters().Sum(p => p.numel());
+        line["generate_tokens_per_second_cached"] = GenerationRate(model, useCache: true);
+        line["generate_tokens_per_second_uncached"] = GenerationRate(model, useCache: false);
+        return BenchClock.Print(line);
     }
 }

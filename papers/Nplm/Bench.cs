@@ -3,8 +3,7 @@
 // word ids, so the rate does not depend on the text. Its PyTorch twin is bench/pytorch_nplm_bench.py (same
 // model, same parameter names, same step); bench/compare.sh alternates the two. The experiment runs it with --bench N.
 
-using System.Diagnostics;
-using System.Text.Json;
+using PaperLab.Training;
 using static TorchSharp.torch;
 
 namespace PaperLab.Papers.Nplm;
@@ -39,7 +38,7 @@ public static class NplmBench
         using var model = new Nplm(config);
         var optimizer = NplmTraining.CreateOptimizer(model, lr: 0.25);
         var generator = new Generator(1);
-        void Step()
+        void Step(long _)
         {
             using var scope = NewDisposeScope();
             var x = randint(0, config.VocabSize, new long[] { batchSize, config.ContextLength }, generator: generator);
@@ -48,26 +47,18 @@ public static class NplmBench
             (model.Loss(x, y) + model.WeightPenalty(x, 1e-4)).backward();
             optimizer.step();
         }
-        for (int i = 0; i < warmup; i++) Step();
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) Step();
-        double wordsPerSecond = (double)steps * batchSize / clock.Elapsed.TotalSeconds;
-        var result = new Dictionary<string, object>
-        {
-            ["framework"] = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}",
-            ["threads"] = threads,
-            ["vocab_size"] = config.VocabSize,
-            ["order"] = config.Order,
-            ["features"] = config.Features,
-            ["hidden"] = config.Hidden,
-            ["direct"] = config.Direct,
-            ["batch_size"] = batchSize,
-            ["retain_freed_memory"] = retained,
-            ["words_per_second"] = wordsPerSecond,
-            ["model_gflops"] = wordsPerSecond * FlopsPerWord(config) / 1e9,
-            ["parameters"] = Nplm.ExpectedParameters(config),
-        };
-        Console.WriteLine(JsonSerializer.Serialize(result));
-        return result;
+        var timing = BenchClock.Time(Step, steps, warmup);
+        var line = BenchClock.Line(threads, steps);
+        line["vocab_size"] = config.VocabSize;
+        line["order"] = config.Order;
+        line["features"] = config.Features;
+        line["hidden"] = config.Hidden;
+        line["direct"] = config.Direct;
+        line["batch_size"] = batchSize;
+        line["retain_freed_memory"] = retained;
+        double wordsPerSecond = BenchClock.AddRates(line, "words", (double)steps * batchSize, timing);
+        line["model_gflops"] = wordsPerSecond * FlopsPerWord(config) / 1e9;
+        line["parameters"] = Nplm.ExpectedParameters(config);
+        return BenchClock.Print(line);
     }
 }

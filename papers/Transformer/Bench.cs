@@ -10,8 +10,6 @@
 // read back, backward, Adam (β 0.9/0.98, ε 1e−9). Its PyTorch twin is bench/pytorch_transformer_bench.py;
 // bench/compare.sh alternates the two.
 
-using System.Diagnostics;
-using System.Text.Json;
 using PaperLab.Data;
 using PaperLab.Runs;
 using PaperLab.Training;
@@ -64,27 +62,11 @@ public static class Bench
             optimizer.step();
         }
 
-        for (int s = 0; s < warmup; s++) Step(s);
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        for (int s = warmup; s < warmup + steps; s++) Step(s);
-        double seconds = clock.Elapsed.TotalSeconds;
-        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
-        long tokens = (long)steps * Pairs * (TargetLength - 1);
-        var m = RunEnvironment.Machine();
-        var result = new Dictionary<string, object>
-        {
-            ["framework"] = $"TorchSharp {RunEnvironment.PackageVersion(typeof(TorchSharp.torch))}",
-            ["threads"] = threads,
-            ["batch"] = $"{Pairs} pairs, source {SourceLength}, target {TargetLength}",
-            ["steps"] = steps,
-            ["parameters"] = ParameterCounts.Total(model),
-            ["tokens_per_second"] = tokens / seconds,
-            ["tokens_per_cpu_second"] = tokens / cpuSeconds,
-            ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"),
-            ["machine"] = $"{m["cpu"]}, {m["logical_cores"]} logical cores, {m["memory_gib"]} GiB",
-        };
-        Console.WriteLine(JsonSerializer.Serialize(result));
-        return result;
+        var timing = BenchClock.Time(Step, steps, warmup);
+        var line = BenchClock.Line(threads, steps);
+        line["batch"] = $"{Pairs} pairs, source {SourceLength}, target {TargetLength}";
+        line["parameters"] = ParameterCounts.Total(model);
+        BenchClock.AddRates(line, "tokens", (double)steps * Pairs * (TargetLength - 1), timing);
+        return BenchClock.Print(line);
     }
 }

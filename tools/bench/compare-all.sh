@@ -27,8 +27,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 spec() {
   case $1 in
     lenet5)      echo "LeNet5|500||images/s||3|4|8" ;;
-    gpt)         echo "Gpt|200||tokens/s||3|4|0" ;;
-    nplm)        echo "Nplm|50||words/s||3|4|0" ;;
+    gpt)         echo "Gpt|200||tokens/s||3|4|8" ;;
+    nplm)        echo "Nplm|50||words/s||3|4|8" ;;
     dqn)         echo "Dqn|2000|\"\"|updates/s|updates per second|4|5|0" ;;
     transformer) echo "Transformer|30||tokens/s||3|4|8" ;;
     ddpm)        echo "Ddpm|30||images/s||3|4|8" ;;

@@ -14,24 +14,18 @@
 # threads slow down many times over under load, and DQN's tiny networks feel it most.
 set -euo pipefail
 rounds=${1:-3}; steps=${2:-2000}; threads=${3:-"1 2"}; seeds=${4-"0 1 2"}
-root=$(cd "$(dirname "$0")/../../.." && pwd)
-dll="$root/papers/Dqn/bin/Release/net10.0/Dqn.dll"
+source "$(dirname "$0")/../../../tools/bench/lib.sh"
+bench_paper Dqn
 py="$root/papers/Dqn/bench/pytorch_dqn.py"
-[[ -f $dll ]] || { echo "missing $dll: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
-openblas=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}   # PyTorch 1.13 of Debian with OpenMP OpenBLAS, as GPT's comparison
-[[ -d $openblas ]] || { echo "missing $openblas: apt install libopenblas0-openmp python3-torch" >&2; exit 2; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-
-field() { grep -o "\"$1\": *[0-9.]*" | grep -o '[0-9.]*$'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 keys="env_steps_per_second greedy_actions_per_second minibatches_per_second updates_per_second"
 
-declare -A ts py
+declare -A ts tw
 for ((r = 1; r <= rounds; r++)); do
   for t in $threads; do
-    a=$(dotnet "$dll" --bench "$steps" --threads "$t" 2>/dev/null | tail -1)
-    b=$(LD_LIBRARY_PATH=$openblas /usr/bin/python3 "$py" --bench "$steps" --threads "$t" | tail -1)
-    for k in $keys; do ts[$t,$k]+="$(field "$k" <<< "$a") "; py[$t,$k]+="$(field "$k" <<< "$b") "; done
+    a=$(bench_line dotnet "$dll" --bench "$steps" --threads "$t")
+    b=$(bench_line twin_python "$py" --bench "$steps" --threads "$t")
+    for k in $keys; do ts[$t,$k]+="$(field "$k" <<< "$a") "; tw[$t,$k]+="$(field "$k" <<< "$b") "; done
     printf 'round %d, %d thread(s): updates/s TorchSharp %.0f, PyTorch %.0f\n' "$r" "$t" \
       "$(field updates_per_second <<< "$a")" "$(field updates_per_second <<< "$b")"
   done
@@ -41,19 +35,20 @@ echo "| threads | measure | TorchSharp (median of $rounds) | PyTorch (median of 
 echo "|---|---|---|---|---|"
 for t in $threads; do
   for k in $keys; do
-    a=$(tr ' ' '\n' <<< "${ts[$t,$k]}" | grep . | median); b=$(tr ' ' '\n' <<< "${py[$t,$k]}" | grep . | median)
+    a=$(med "${ts[$t,$k]}"); b=$(med "${tw[$t,$k]}")
     awk -v t="$t" -v k="${k//_/ }" -v a="$a" -v b="$b" 'BEGIN { printf "| %d | %s | %.0f | %.0f | %.2f |\n", t, k, a, b, a / b }'
   done
 done
 
 echo
+[[ -n ${seeds// /} ]] || exit 0
 echo "| seed | TorchSharp: solved, steps, seconds | PyTorch: solved, steps, seconds | seconds per 1,000 steps, TorchSharp / PyTorch |"
 echo "|---|---|---|---|"
 for s in $seeds; do
   dotnet "$dll" --seed "$s" --threads 1 --out "$tmp/ts-$s" > /dev/null 2>&1
   summary="$tmp/ts-$s/summary.json"
   a_solved=$(grep -o '"solved": *[a-z]*' "$summary" | grep -o '[a-z]*$'); a_steps=$(field environment_steps < "$summary"); a_sec=$(field train_seconds < "$summary")
-  b=$(LD_LIBRARY_PATH=$openblas /usr/bin/python3 "$py" --seed "$s" --threads 1 | tail -1)
+  b=$(twin_python "$py" --seed "$s" --threads 1 | tail -1)
   b_solved=$(grep -o '"solved": *[a-z]*' <<< "$b" | grep -o '[a-z]*$'); b_steps=$(field steps <<< "$b"); b_sec=$(field seconds <<< "$b")
   awk -v s="$s" -v as="$a_solved" -v an="$a_steps" -v at="$a_sec" -v bs="$b_solved" -v bn="$b_steps" -v bt="$b_sec" \
     'BEGIN { printf "| %d | %s, %d, %.1f s | %s, %d, %.1f s | %.2f |\n", s, as, an, at, bs, bn, bt, (at / an) / (bt / bn) }'

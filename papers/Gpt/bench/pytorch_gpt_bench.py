@@ -120,15 +120,16 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for _ in range(a.steps):
         step()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}",
         "blas": loaded_blas(),
         "threads": a.threads,
         "tokens_per_second": a.steps * a.batch_size * a.block_size / seconds,
+        "tokens_per_cpu_second": a.steps * a.batch_size * a.block_size / cpu_seconds,
         "gemm_gflops_1024": gemm_gflops(),
         "parameters": sum(p.numel() for p in model.parameters()),
     }))

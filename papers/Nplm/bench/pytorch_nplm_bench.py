@@ -105,10 +105,10 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for _ in range(a.steps):
         step()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     width = (a.order - 1) * a.features
     flops_per_word = 6.0 * (a.vocab_size * a.hidden + (a.vocab_size * width if a.direct else 0) + a.hidden * width)
     words_per_second = a.steps * a.batch_size / seconds
@@ -120,6 +120,7 @@ def main():
         "batch_size": a.batch_size,
         "retain_freed_memory": retained,
         "words_per_second": words_per_second,
+        "words_per_cpu_second": a.steps * a.batch_size / cpu_seconds,
         "model_gflops": words_per_second * flops_per_word / 1e9,
         "parameters": sum(p.numel() for p in model.parameters()),
     }))

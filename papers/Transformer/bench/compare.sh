@@ -16,33 +16,6 @@
 # libtorch's two OpenMP threads slow down many times over under load.
 set -euo pipefail
 rounds=${1:-3}; steps=${2:-30}; threads=${3:-"1 2"}
-root=$(cd "$(dirname "$0")/../../.." && pwd)
-dll="$root/papers/Transformer/bin/Release/net10.0/Transformer.dll"
-py="$root/papers/Transformer/bench/pytorch_transformer_bench.py"
-[[ -f $dll ]] || { echo "missing $dll: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
-openblas=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
-[[ -d $openblas ]] || { echo "missing $openblas: apt install libopenblas0-openmp python3-torch" >&2; exit 2; }
-
-field() { grep -o "\"$1\": *[0-9.e+-]*" | grep -o '[0-9.e+-]*$'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { tr ' ' '\n' <<< "$1" | grep . | median; }
-
-declare -A ts py tsc pyc
-for ((r = 1; r <= rounds; r++)); do
-  for t in $threads; do
-    a=$(dotnet "$dll" --bench "$steps" --threads "$t" 2>/dev/null | grep '^{' | tail -1)
-    b=$(LD_LIBRARY_PATH=$openblas /usr/bin/python3 "$py" --threads "$t" --steps "$steps" | tail -1)
-    ts[$t]+="$(field tokens_per_second <<< "$a") "; py[$t]+="$(field tokens_per_second <<< "$b") "
-    tsc[$t]+="$(field tokens_per_cpu_second <<< "$a") "; pyc[$t]+="$(field tokens_per_cpu_second <<< "$b") "
-    printf 'round %d, %d thread(s): TorchSharp %.0f, PyTorch %.0f tokens/s (per CPU-second: %.0f, %.0f)\n' "$r" "$t" \
-      "$(field tokens_per_second <<< "$a")" "$(field tokens_per_second <<< "$b")" \
-      "$(field tokens_per_cpu_second <<< "$a")" "$(field tokens_per_cpu_second <<< "$b")"
-  done
-done
-echo "Transformer (3/256/8/512), synthetic batch of 200 pairs × 14/15 tokens, $steps steps per run; $(date -u '+%Y-%m-%d %H:%M UTC'); $(grep -o '"machine": *"[^"]*"' <<< "$b" | cut -d'"' -f4)"
-echo "| threads | TorchSharp tokens/s (median of $rounds) | PyTorch tokens/s (median of $rounds) | ratio | TorchSharp tokens/CPU-s | PyTorch tokens/CPU-s | ratio |"
-echo "|---|---|---|---|---|---|---|"
-for t in $threads; do
-  awk -v t="$t" -v a="$(med "${ts[$t]}")" -v b="$(med "${py[$t]}")" -v c="$(med "${tsc[$t]}")" -v d="$(med "${pyc[$t]}")" \
-    'BEGIN { printf "| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", t, a, b, a / b, c, d, c / d }'
-done
+source "$(dirname "$0")/../../../tools/bench/lib.sh"
+bench_paper Transformer
+compare_twins "$root/papers/Transformer/bench/pytorch_transformer_bench.py" tokens_per_second tokens/s "Transformer (3/256/8/512), synthetic batch of 200 pairs × 14/15 tokens"
