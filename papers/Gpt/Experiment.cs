@@ -93,7 +93,7 @@ public sealed record GptOptions : ICheckedOptions
     [Option(MayChangeOnResume = true)] public bool GradCheckpoint { get; init; }
     /// <summary>Segments of blocks for --grad-checkpoint, 1 … n_layer; 0: ⌈√n_layer⌉, the paper's choice.</summary>
     [Option(Min = 0, Max = 96, MayChangeOnResume = true)] public int CheckpointSegments { get; init; }
-    /// <summary>Attention by libtorch's fused scaled_dot_product_attention instead of the written-out softmax(QKᵀ/√d)V (faster; equal to float rounding).</summary>
+    /// <summary>Attention by libtorch's fused scaled_dot_product_attention instead of the written-out softmax(QKᵀ/√d)V (equal to float rounding; on the reference CPU 3% faster on one thread, 13% slower on two: see README).</summary>
     [Option] public bool FusedAttention { get; init; }
     /// <summary>Instead of training: time this many training steps on random ids, measure the matmul peak, print one JSON line (no run folder).</summary>
     [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
