@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using PaperLab.Runs;
 
@@ -53,9 +52,9 @@ public sealed record MajorityBaseline(string Class, double TrainShare, double? V
 
 /// <summary>
 /// What a folder of images held and what loading did to it: printed before training, saved in the run folder
-/// (<see cref="WriteTo"/>) and shown at the top of report.html.
+/// (<see cref="WriteTo"/>, with a grid of sample images) and shown at the top of report.html.
 /// </summary>
-public sealed record ImageFolderReport
+public sealed record ImageFolderReport : DataReport
 {
     /// <summary>The folder read (absolute).</summary>
     public required string Folder { get; init; }
@@ -124,28 +123,20 @@ public sealed record ImageFolderReport
     /// <summary>A PNG of up to 8 training images per class, one row per class (up to 16 classes).</summary>
     [JsonIgnore] public byte[] SamplesPng { get; init; } = [];
 
-    /// <summary>File names used by <see cref="WriteTo"/>.</summary>
-    public const string TextFile = "data_report.txt", JsonFile = "data_report.json", SamplesFile = "data_samples.png";
+    /// <summary>File name of the sample grid written by <see cref="WriteTo"/>.</summary>
+    public const string SamplesFile = "data_samples.png";
 
     /// <summary>Writes data_report.txt, data_report.json and data_samples.png into <paramref name="dir"/>, each atomically.</summary>
-    public void WriteTo(string dir)
+    /// <param name="dir">An existing folder, usually the run's.</param>
+    /// <exception cref="IOException">The folder cannot be written.</exception>
+    public override void WriteTo(string dir)
     {
-        AtomicFile.WriteAllText(Path.Combine(dir, TextFile), ToText());
-        AtomicFile.WriteAllText(Path.Combine(dir, JsonFile), JsonSerializer.Serialize(this, ReportJson.Options));
+        base.WriteTo(dir);
         AtomicFile.Write(Path.Combine(dir, SamplesFile), s => s.Write(SamplesPng));
     }
 
-    /// <summary>The report as plain text (what is printed before training).</summary>
-    public string ToText()
-    {
-        // Numbers in the invariant culture whatever the machine's (CurrentCulture is per thread).
-        var old = CultureInfo.CurrentCulture;
-        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        try { return Render(); }
-        finally { CultureInfo.CurrentCulture = old; }
-    }
-
-    string Render()
+    /// <inheritdoc/>
+    protected override string Render()
     {
         var sb = new StringBuilder();
         sb.AppendLine($"data: {Folder} ({Layout switch { FolderLayout.SplitFolders => "train/valid/test folders", FolderLayout.Unlabelled => "unlabelled images", _ => "class folders" }})");
@@ -294,15 +285,4 @@ public sealed record ImageFolderReport
         }
         return ImageDecoding.EncodePng(grid, gh, gw, c);
     }
-}
-
-/// <summary>JSON settings of the data reports: indented, enums as names, infinities allowed.</summary>
-static class ReportJson
-{
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter() },
-    };
 }

@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using PaperLab.Runs;
 
 namespace PaperLab.Data.Sources;
 
@@ -35,9 +32,9 @@ public sealed record LanguageBaseline(string Unit, double Uniform, double Unigra
 
 /// <summary>
 /// What a text, lines or pairs source held and what loading did to it: printed before training, saved in the
-/// run folder (<see cref="WriteTo"/>) and shown at the top of report.html.
+/// run folder (<see cref="DataReport.WriteTo"/>) and shown at the top of report.html.
 /// </summary>
-public sealed record TextDataReport
+public sealed record TextDataReport : DataReport
 {
     /// <summary>text, lines or pairs.</summary>
     public required DataSourceKind Kind { get; init; }
@@ -90,26 +87,8 @@ public sealed record TextDataReport
     /// <summary>Things worth a look before training.</summary>
     public required IReadOnlyList<string> Warnings { get; init; }
 
-    /// <summary>File names used by <see cref="WriteTo"/>.</summary>
-    public const string TextFile = "data_report.txt", JsonFile = "data_report.json";
-
-    /// <summary>Writes data_report.txt and data_report.json into <paramref name="dir"/>, each atomically.</summary>
-    public void WriteTo(string dir)
-    {
-        AtomicFile.WriteAllText(Path.Combine(dir, TextFile), ToText());
-        AtomicFile.WriteAllText(Path.Combine(dir, JsonFile), JsonSerializer.Serialize(this, ReportJson.Options));
-    }
-
-    /// <summary>The report as plain text (what is printed before training).</summary>
-    public string ToText()
-    {
-        var old = CultureInfo.CurrentCulture;
-        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        try { return Render(); }
-        finally { CultureInfo.CurrentCulture = old; }
-    }
-
-    string Render()
+    /// <inheritdoc/>
+    protected override string Render()
     {
         var sb = new StringBuilder();
         sb.AppendLine($"data: {Kind.ToString().ToLowerInvariant()}:{string.Join(",", Files)} ({Bytes:N0} bytes, {Encoding}{(ByteOrderMark ? ", byte-order mark removed" : "")}{(CrlfLineEndings > 0 ? $", {CrlfLineEndings:N0} \\r\\n line endings" : "")})");
