@@ -79,14 +79,7 @@ public sealed class BatchNormFunction : autograd.MultiTensorFunction<BatchNormFu
         var gamma = (Tensor)vars[1];
         var beta = (Tensor)vars[2];
         double eps = (double)vars[3];
-        long[] dims = StatisticsDims(x);           // every dimension except the channel one
-        long[] shape = BroadcastShape(x);          // (1, C, 1, …): the per-channel values against x
-
-        Tensor mu = x.mean(dims);                                           // μ_B  (C)
-        Tensor xc = x - mu.view(shape);                                     // x_i − μ_B
-        Tensor variance = (xc * xc).mean(dims);                             // σ²_B (C), divided by m
-        Tensor xhat = xc * (variance + eps).rsqrt().view(shape);            // x̂_i
-        Tensor y = gamma.view(shape) * xhat + beta.view(shape);             // y_i = γ x̂_i + β
+        var (y, mu, variance, xhat) = Transform(x, gamma, beta, eps);
 
         ctx.save_for_backward([x, gamma, mu, variance, xhat]);
         ctx.save_data("eps", eps);
@@ -95,6 +88,31 @@ public sealed class BatchNormFunction : autograd.MultiTensorFunction<BatchNormFu
         // the caller's dispose scope, which a layer's own scope has freed by the time backward runs.)
         ctx.set_materialize_grads(false);
         return [y, mu, variance];
+    }
+
+    /// <summary>
+    /// Algorithm 1 of Ioffe &amp; Szegedy 2015, the batch-normalising transform, on a mini-batch: per channel, the
+    /// mean μ_B and variance σ²_B (divided by m) over every dimension but the channel, x̂ = (x − μ_B)/√(σ²_B + ε),
+    /// y = γ x̂ + β.
+    /// </summary>
+    /// <param name="x">(B, C) or (B, C, H, W) float.</param>
+    /// <param name="gamma">γ (C).</param>
+    /// <param name="beta">β (C).</param>
+    /// <param name="eps">ε, added to the variance.</param>
+    /// <returns>y (shape of x), μ_B (C), σ²_B (C), x̂ (shape of x).</returns>
+    public static (Tensor Y, Tensor Mu, Tensor Variance, Tensor XHat) Transform(Tensor x, Tensor gamma, Tensor beta, double eps)
+    {
+        // exercise batchnorm-transform: Algorithm 1 of Ioffe & Szegedy 2015 — per channel over every other dimension: μ_B, σ²_B (÷ m), x̂ = (x − μ_B)/√(σ²_B + ε), y = γ x̂ + β; return (y, μ_B, σ²_B, x̂)
+        long[] dims = StatisticsDims(x);           // every dimension except the channel one
+        long[] shape = BroadcastShape(x);          // (1, C, 1, …): the per-channel values against x
+
+        Tensor mu = x.mean(dims);                                           // μ_B  (C)
+        Tensor xc = x - mu.view(shape);                                     // x_i − μ_B
+        Tensor variance = (xc * xc).mean(dims);                             // σ²_B (C), divided by m
+        Tensor xhat = xc * (variance + eps).rsqrt().view(shape);            // x̂_i
+        Tensor y = gamma.view(shape) * xhat + beta.view(shape);             // y_i = γ x̂_i + β
+        return (y, mu, variance, xhat);
+        // end exercise
     }
 
     /// <summary>The backward pass of §3: gradients of x, γ and β from ∂ℓ/∂y (grad_outputs[0]).</summary>

@@ -160,6 +160,7 @@ public sealed class Nplm : Module<Tensor, Tensor>
     public override Tensor forward(Tensor context)
     {
         using var scope = NewDisposeScope();
+        // exercise nplm-forward: Eq. 1 of Bengio et al. 2003 — x = FeatureLayer(context), y = b + W·x + U·tanh(d + H·x) (W only with direct connections; h = 0: y = b + W·x): (B, |V|)
         Tensor x = FeatureLayer(context);                                    // (B, (n−1)m)
         Tensor y;
         if (H is not null)
@@ -173,6 +174,7 @@ public sealed class Nplm : Module<Tensor, Tensor>
             y = functional.linear(x, W!.weight!, b);                         // h = 0: b + W·x
         }
         return y.MoveToOuterDisposeScope();
+        // end exercise
     }
 
     /// <summary>Mean negative log-likelihood (nats per word) of <paramref name="targets"/> given <paramref name="context"/>: the training loss.</summary>
