@@ -131,7 +131,8 @@ public sealed record LinearBaselineResult(string Name, double TestAccuracy, doub
 public static class Experiment
 {
     /// <summary>The paper, for run folders and --help.</summary>
-    public static readonly PaperInfo Paper = new("lenet5", "LeNet-5 (LeCun et al. 1998) on MNIST, Fashion-MNIST or your own folder of images");
+    public static readonly PaperInfo Paper = new("lenet5", "LeNet-5 (LeCun et al. 1998) on MNIST, Fashion-MNIST or your own folder of images",
+                                                 DefaultThreads: 1);   // batches of 64 small images: two threads train slower than one (README, "Speed")
 
     /// <summary>The figure compared with, per built-in dataset.</summary>
     public static Published PublishedFor(string dataset) => dataset == "mnist"
