@@ -37,7 +37,7 @@ spec() {
   esac
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+source "$root/tools/bench/lib.sh"   # med
 declare -A ts py cpu skip
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for ((r = 1; r <= rounds; r++)); do
@@ -72,8 +72,8 @@ for p in $papers; do
   IFS='|' read -r dir steps extra unit filter ca cb cc <<< "$(spec "$p")"
   for t in $threads; do
     [[ -n ${ts[$p,$t]:-} ]] || continue
-    a=$(tr ' ' '\n' <<< "${ts[$p,$t]}" | grep . | median); b=$(tr ' ' '\n' <<< "${py[$p,$t]}" | grep . | median)
-    c=$(tr ' ' '\n' <<< "${cpu[$p,$t]:-}" | grep . | median || true)
+    a=$(med "${ts[$p,$t]}"); b=$(med "${py[$p,$t]}")
+    c=$(med "${cpu[$p,$t]:-}" || true)
     awk -v p="$dir" -v t="$t" -v a="$a" -v b="$b" -v c="${c:-–}" -v u="$unit" \
       'BEGIN { printf "| %s | %d | %.0f %s | %.0f %s | %.2f | %s |\n", p, t, a, u, b, u, a / b, c }'
   done
