@@ -38,6 +38,9 @@ for l in $layers; do
   done
 done
 
+if jq -s -e 'map(.PeakResetWorked == false) | any' "$out" > /dev/null; then
+  echo "warning: /proc/self/clear_refs could not be written here (a sandbox?): step peaks are the process's peak since start, not the step's" >&2
+fi
 echo
 jq -s -r --arg modes "$modes" '
   ($modes | split(" ") | map(select(length > 0))) as $ms
