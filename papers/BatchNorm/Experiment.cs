@@ -59,6 +59,9 @@ public sealed record BatchNormOptions : ICheckedOptions
     /// <summary>Use only the first N test images; none: all 10,000.</summary>
     [Option(Min = 1, Max = 10_000)] public int? TestLimit { get; init; }
 
+    /// <summary>Time N training steps of the Fig. 1 networks (after a warm-up) and print images/s as one JSON line, instead of a run; no run folder (Bench.cs, bench/compare.sh).</summary>
+    [Option(Min = 1, Max = 1_000_000, MayChangeOnResume = true)] public int? Bench { get; init; }
+
     /// <summary>
     /// The defaults of a run: 10,000 steps of 60 images for the Fig. 1 pair at lr 0.1, and the §3.3 pair at lr 10
     /// for its first 2,000 steps. --smoke: 300 steps on 6,000 training images (100 for the high-rate pair),
@@ -151,9 +154,15 @@ public static class Experiment
     /// model_plain.pt, model_bn.pt, diagnostics.json, summary.json, report.html).
     /// </summary>
     /// <exception cref="DatasetNotFoundException">MNIST is nowhere to be found and cannot be downloaded.</exception>
+    /// <returns>The summary; null in --bench mode (which prints its measurements and writes no run folder).</returns>
     /// <exception cref="NonFiniteLossException">A Fig. 1 network's loss became NaN or infinite (lower --lr).</exception>
-    public static BatchNormSummary Run(BatchNormOptions o, RunContext ctx)
+    public static BatchNormSummary? Run(BatchNormOptions o, RunContext ctx)
     {
+        if (o.Bench is int benchSteps)
+        {
+            Bench.Run(o, ctx.Threads, ctx.Common.Data, ctx.Common.Seed, benchSteps);
+            return null;
+        }
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var (train, test, data) = MnistFamily.Locate("mnist", ctx.Common.Data, o.TrainLimit, o.TestLimit);
         var run = ctx.Start(o, data);

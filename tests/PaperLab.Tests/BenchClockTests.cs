@@ -57,4 +57,28 @@ public sealed class BenchClockTests
         Assert.Equal(64, json.RootElement.GetProperty("batch_size").GetInt32());
         Assert.Equal(2, json.RootElement.GetProperty("steps").GetInt32());
     }
+
+    [Fact]
+    public void BatchNorm_bench_through_its_command_line_prints_the_networks_it_timed_and_writes_no_run_folder()
+    {
+        using var folder = new TempFolder();
+        var stdout = new StringWriter();
+        var old = Console.Out;
+        Console.SetOut(stdout);
+        (int Exit, string Stderr) result;
+        try
+        {
+            result = PaperMain.Run(PaperLab.Papers.BatchNorm.Experiment.Main,
+                ["--bench", "2", "--networks", "bn", "--train-limit", "600", "--threads", "1", "--out", folder.Path]);
+        }
+        finally { Console.SetOut(old); }
+
+        Assert.True(result.Exit == 0, result.Stderr);
+        string line = stdout.ToString().Split('\n').Last(l => l.StartsWith('{'));
+        using var json = JsonDocument.Parse(line);
+        Assert.Equal("bn", json.RootElement.GetProperty("networks").GetString());
+        Assert.Equal(60, json.RootElement.GetProperty("batch_size").GetInt32());
+        Assert.True(json.RootElement.GetProperty("samples_per_second").GetDouble() > 0, line);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
+    }
 }

@@ -32,7 +32,7 @@ spec() {
     dqn)         echo "Dqn|2000|\"\"|updates/s|updates per second|4|5|0" ;;
     transformer) echo "Transformer|30||tokens/s||3|4|8" ;;
     ddpm)        echo "Ddpm|30||images/s||3|4|8" ;;
-    batchnorm)   echo "BatchNorm|100||images/s||3|4|0" ;;
+    batchnorm)   echo "BatchNorm|1000||images/s||3|4|8" ;;
     *) return 1 ;;
   esac
 }

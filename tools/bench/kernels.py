@@ -1,0 +1,66 @@
+"""The operations of tools/bench/Kernels/Program.cs, same shapes, timed the same way in PyTorch (see there).
+
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 tools/bench/kernels.py --threads 1
+
+Prints one JSON line per operation: op, ms (median of 5 timed repeats of R calls, per call), threads.
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=100)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    g = torch.Generator().manual_seed(0)
+    R = lambda *shape: torch.randn(*shape, generator=g)
+
+    def timed(op, f, calls):
+        for _ in range(max(3, calls // 10)):
+            f()
+        per_call = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(calls):
+                f()
+            per_call.append((time.perf_counter() - start) * 1000 / calls)
+        per_call.sort()
+        print(json.dumps({"op": op, "ms": round(per_call[2], 4), "threads": a.threads,
+                          "framework": f"pytorch {torch.__version__}"}, ensure_ascii=False))
+
+    B, h, V = 256, 100, 17907
+    act, U, b, dy = R(B, h), R(V, h), R(V), R(B, V)
+    targets = torch.randint(0, V, (B,), generator=g)
+    logits = R(B, V).requires_grad_()
+
+    def cross_entropy():
+        loss = F.cross_entropy(logits, targets)
+        loss.backward()
+        return loss
+
+    timed("nplm linear y = a·Uᵀ + b (256×100 · 100×17907)", lambda: F.linear(act, U, b), a.repeats)
+    timed("nplm grad a = dy·U (256×17907 · 17907×100)", lambda: dy.mm(U), a.repeats)
+    timed("nplm grad U = dyᵀ·a (17907×256 · 256×100)", lambda: dy.t().mm(act), a.repeats)
+    timed("nplm grad b = dy.sum(0) (256×17907)", lambda: dy.sum(0), a.repeats)
+    timed("nplm cross_entropy forward+backward (256×17907)", cross_entropy, a.repeats)
+
+    N, C = 12 * 64, 128
+    x, w, bias, dh = R(N, C), R(4 * C, C), R(4 * C), R(N, 4 * C)
+    timed("gpt linear c_fc (768×128 · 128×512)", lambda: F.linear(x, w, bias), a.repeats * 10)
+    timed("gpt grad x = dh·W (768×512 · 512×128)", lambda: dh.mm(w), a.repeats * 10)
+    timed("gpt grad W = dhᵀ·x (512×768 · 768×128)", lambda: dh.t().mm(x), a.repeats * 10)
+    timed("gpt gelu (768×512)", lambda: F.gelu(dh), a.repeats * 10)
+    timed("gpt layer_norm (768×128)", lambda: F.layer_norm(x, (C,)), a.repeats * 10)
+
+    m1, m2 = R(1024, 1024), R(1024, 1024)
+    timed("sgemm 1024² (2.1 GFLOP)", lambda: m1.mm(m2), max(1, a.repeats // 5))
+
+
+if __name__ == "__main__":
+    main()
