@@ -20,6 +20,8 @@ bench_paper() {
 
 # field KEY: the number after "KEY": in the JSON line on stdin.
 field() { grep -o "\"$1\": *[0-9.e+-]*" | grep -o '[0-9.e+-]*$'; }
+# text_field KEY: the first value after "KEY": in the JSON line on stdin, a number or a string (without its quotes).
+text_field() { grep -o "\"$1\": *\(\"[^\"]*\"\|[^,}]*\)" | head -1 | sed 's/^"[^"]*": *//' | tr -d '"'; }
 # median: of the numbers on stdin, one per line.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # med "a b c": the median of a space-separated list.

@@ -45,10 +45,11 @@ echo
 echo "| seed | TorchSharp: solved, steps, seconds | PyTorch: solved, steps, seconds | seconds per 1,000 steps, TorchSharp / PyTorch |"
 echo "|---|---|---|---|"
 for s in $seeds; do
-  dotnet "$dll" --seed "$s" --threads 1 --out "$tmp/ts-$s" > /dev/null 2>&1
   summary="$tmp/ts-$s/summary.json"
+  out=$(dotnet "$dll" --seed "$s" --threads 1 --out "$tmp/ts-$s" 2>&1) && [[ -f $summary ]] \
+    || { echo "failed: the TorchSharp run of seed $s (no $summary)" >&2; tail -5 <<< "$out" >&2; exit 1; }
   a_solved=$(grep -o '"solved": *[a-z]*' "$summary" | grep -o '[a-z]*$'); a_steps=$(field environment_steps < "$summary"); a_sec=$(field train_seconds < "$summary")
-  b=$(twin_python "$py" --seed "$s" --threads 1 | tail -1)
+  b=$(bench_line twin_python "$py" --seed "$s" --threads 1)
   b_solved=$(grep -o '"solved": *[a-z]*' <<< "$b" | grep -o '[a-z]*$'); b_steps=$(field steps <<< "$b"); b_sec=$(field seconds <<< "$b")
   awk -v s="$s" -v as="$a_solved" -v an="$a_steps" -v at="$a_sec" -v bs="$b_solved" -v bn="$b_steps" -v bt="$b_sec" \
     'BEGIN { printf "| %d | %s, %d, %.1f s | %s, %d, %.1f s | %.2f |\n", s, as, an, at, bs, bn, bt, (at / an) / (bt / bn) }'
