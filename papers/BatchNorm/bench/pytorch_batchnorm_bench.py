@@ -20,19 +20,17 @@ Run with Debian's python3-torch and OpenBLAS (the package links the reference BL
 Prints one JSON line: samples_per_second (wall), samples_per_cpu_second (process CPU time), networks, threads,
 batch_size, date, machine. --check-gradients instead checks the layer's backward against autograd's in float64.
 """
-import argparse
 import json
 import math
 import os
-import platform
-import time
+import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+import twin  # noqa: E402  (tools/bench/twin.py: what every twin shares)
 
 
 class BatchNormFunction(torch.autograd.Function):
@@ -112,32 +110,6 @@ class MnistMlp(nn.Module):
         return self.fc4(u)
 
 
-def read_idx(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def find_mnist(data_dir):
-    for d in filter(None, [data_dir, os.path.join(ROOT, "data", "mnist"), os.environ.get("PAPERLAB_DATA") and os.path.join(os.environ["PAPERLAB_DATA"], "mnist")]):
-        if os.path.exists(os.path.join(d, "train-images-idx3-ubyte")):
-            return d
-    raise SystemExit("MNIST not found: give --data DIR (with train-images-idx3-ubyte), or link data/mnist")
-
-
-def machine():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} logical cores, {mem:.1f} GiB"
-
-
 def check_gradients():
     """The hand-written backward against autograd through the same forward, float64, and gradcheck."""
     torch.manual_seed(0)
@@ -149,27 +121,18 @@ def check_gradients():
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=60)
+    p = twin.arguments(steps=1000, warmup=300, batch_size=60, mnist=True)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--init-std", type=float, default=0.1)
     p.add_argument("--networks", choices=["both", "plain", "bn"], default="both")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", help="directory with MNIST's idx files (default: data/mnist)")
     p.add_argument("--check-gradients", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.check_gradients:
         return check_gradients()
 
-    d = find_mnist(a.data)
-    images = torch.from_numpy(read_idx(os.path.join(d, "train-images-idx3-ubyte")).copy()).float().div_(255).unsqueeze(1)
-    labels = torch.from_numpy(read_idx(os.path.join(d, "train-labels-idx1-ubyte")).astype(np.int64))
-    n = len(labels)
-    per_epoch = n // a.batch_size                       # drop_last, as the run's loader
+    images, labels = twin.mnist_train(a.data)
+    batches = twin.ShuffledBatches(images, labels, a.batch_size, drop_last=True)   # as the run's loader
 
     networks = []
     for batch_norm in (False, True):
@@ -179,14 +142,9 @@ def main():
         model = MnistMlp(batch_norm, a.init_std)
         model.train()
         networks.append((model, torch.optim.SGD(model.parameters(), lr=a.lr)))
-    order = None
 
     def step(s):
-        nonlocal order
-        if s % per_epoch == 0:
-            order = torch.randperm(n)
-        idx = order[s % per_epoch * a.batch_size:(s % per_epoch + 1) * a.batch_size]
-        x, y = images.index_select(0, idx), labels.index_select(0, idx)
+        x, y = batches(s)
         for model, opt in networks:
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
@@ -195,23 +153,9 @@ def main():
             loss.backward()
             opt.step()
 
-    for s in range(a.warmup):
-        step(s)
-    cpu, start = time.process_time(), time.perf_counter()
-    for s in range(a.warmup, a.warmup + a.steps):
-        step(s)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "threads": a.threads,
-        "batch_size": a.batch_size,
-        "networks": a.networks,
-        "steps": a.steps,
-        "samples_per_second": a.steps * a.batch_size / seconds,
-        "samples_per_cpu_second": a.steps * a.batch_size / cpu_seconds,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-    }))
+    seconds, cpu_seconds = twin.time_steps(step, a.steps, a.warmup)
+    twin.print_line(a.threads, a.steps, a.steps * a.batch_size, "samples", seconds, cpu_seconds,
+                    batch_size=a.batch_size, networks=a.networks)
 
 
 if __name__ == "__main__":

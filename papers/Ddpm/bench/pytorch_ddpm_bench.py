@@ -21,14 +21,16 @@ Prints one JSON line: samples_per_second (wall), samples_per_cpu_second, threads
 """
 import argparse
 import copy
-import json
 import math
 import os
-import time
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+import twin  # noqa: E402  (tools/bench/twin.py: what every twin shares)
 
 
 def sinusoidal(t, dim):
@@ -123,17 +125,6 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
-def machine():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} logical cores, {mem:.1f} GiB"
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
@@ -175,23 +166,9 @@ def main():
             for sp, pp in zip(shadow_params, params):
                 sp.mul_(d).add_(pp, alpha=1 - d)
 
-    for s in range(a.warmup):
-        step(s)
-    cpu, start = time.process_time(), time.perf_counter()
-    for s in range(a.warmup, a.warmup + a.steps):
-        step(s)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "threads": a.threads,
-        "batch_size": a.batch_size,
-        "steps": a.steps,
-        "parameters": sum(p.numel() for p in unet.parameters()),
-        "samples_per_second": a.steps * a.batch_size / seconds,
-        "samples_per_cpu_second": a.steps * a.batch_size / cpu_seconds,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-    }))
+    seconds, cpu_seconds = twin.time_steps(step, a.steps, a.warmup)
+    twin.print_line(a.threads, a.steps, a.steps * a.batch_size, "samples", seconds, cpu_seconds,
+                    batch_size=a.batch_size, parameters=sum(p.numel() for p in unet.parameters()))
 
 
 if __name__ == "__main__":

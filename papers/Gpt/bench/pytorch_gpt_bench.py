@@ -12,13 +12,17 @@ Run with Debian's python3-torch and OpenBLAS (the package links the reference BL
 Prints one JSON line: tokens_per_second, gemm_gflops (peak of a 1024³ float32 matmul), settings.
 """
 import argparse
-import json
 import math
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+import twin  # noqa: E402  (tools/bench/twin.py: what every twin shares)
 
 
 class CausalSelfAttention(nn.Module):
@@ -81,13 +85,6 @@ def gemm_gflops(n=1024, repeats=20):
     return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def loaded_blas():
-    """The BLAS shared object actually mapped into this process (the package links libblas.so.3)."""
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "blas" in line}
-    return sorted(paths)
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
@@ -108,7 +105,7 @@ def main():
                             lr=1e-3, betas=(0.9, 0.99))
     tokens = torch.randint(0, 65, (1_000_000,))
 
-    def step():
+    def step(_s):
         ix = torch.randint(len(tokens) - a.block_size - 1, (a.batch_size,))
         x = torch.stack([tokens[i:i + a.block_size] for i in ix])
         y = torch.stack([tokens[i + 1:i + 1 + a.block_size] for i in ix])
@@ -118,21 +115,9 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    cpu, start = time.process_time(), time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "blas": loaded_blas(),
-        "threads": a.threads,
-        "tokens_per_second": a.steps * a.batch_size * a.block_size / seconds,
-        "tokens_per_cpu_second": a.steps * a.batch_size * a.block_size / cpu_seconds,
-        "gemm_gflops_1024": gemm_gflops(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }))
+    seconds, cpu_seconds = twin.time_steps(step, a.steps, a.warmup)
+    twin.print_line(a.threads, a.steps, a.steps * a.batch_size * a.block_size, "tokens", seconds, cpu_seconds,
+                    blas=twin.loaded_blas(), gemm_gflops_1024=gemm_gflops(), parameters=sum(p.numel() for p in model.parameters()))
 
 
 if __name__ == "__main__":

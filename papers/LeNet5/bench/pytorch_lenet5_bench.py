@@ -19,19 +19,17 @@ Prints one JSON line: samples_per_second (wall), samples_per_cpu_second (process
 batch_size, date, machine. --check-conv-grad instead checks this PyTorch's convolution input gradients
 (its own oneDNN) against float64 on LeNet-5's two convolutions and prints the largest differences.
 """
-import argparse
 import json
 import math
 import os
-import platform
-import time
+import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+import twin  # noqa: E402  (tools/bench/twin.py: what every twin shares)
 
 
 class LeNet5(nn.Module):
@@ -49,32 +47,6 @@ class LeNet5(nn.Module):
         x = F.relu(self.fc1(x.flatten(1)))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
-
-
-def read_idx(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def find_mnist(data_dir):
-    for d in filter(None, [data_dir, os.path.join(ROOT, "data", "mnist"), os.environ.get("PAPERLAB_DATA") and os.path.join(os.environ["PAPERLAB_DATA"], "mnist")]):
-        if os.path.exists(os.path.join(d, "train-images-idx3-ubyte")):
-            return d
-    raise SystemExit("MNIST not found: give --data DIR (with train-images-idx3-ubyte), or link data/mnist")
-
-
-def machine():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} logical cores, {mem:.1f} GiB"
 
 
 def check_conv_grad():
@@ -102,40 +74,27 @@ def check_conv_grad():
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
+    p = twin.arguments(steps=500, warmup=20, batch_size=64, mnist=True)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--epochs", type=int, default=12, help="length of the cosine schedule")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", help="directory with MNIST's idx files (default: data/mnist)")
     p.add_argument("--check-conv-grad", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.check_conv_grad:
         return check_conv_grad()
 
-    d = find_mnist(a.data)
-    images = torch.from_numpy(read_idx(os.path.join(d, "train-images-idx3-ubyte")).copy()).float().div_(255).sub_(0.1307).div_(0.3081).unsqueeze(1)
-    labels = torch.from_numpy(read_idx(os.path.join(d, "train-labels-idx1-ubyte")).astype(np.int64))
-    n = len(labels)
-    per_epoch = math.ceil(n / a.batch_size)
+    images, labels = twin.mnist_train(a.data)
+    images = images.sub_(0.1307).div_(0.3081)
+    batches = twin.ShuffledBatches(images, labels, a.batch_size, drop_last=False)
 
     torch.manual_seed(a.seed)
     model = LeNet5()
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs * per_epoch)
-    order = None
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs * batches.per_epoch)
 
     def step(s):
-        nonlocal order
-        if s % per_epoch == 0:
-            order = torch.randperm(n)
-        idx = order[s % per_epoch * a.batch_size:(s % per_epoch + 1) * a.batch_size]
-        x, y = images.index_select(0, idx), labels.index_select(0, idx)
+        x, y = batches(s)
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y)
         if not math.isfinite(loss.item()):
@@ -144,22 +103,8 @@ def main():
         opt.step()
         sched.step()
 
-    for s in range(a.warmup):
-        step(s)
-    cpu, start = time.process_time(), time.perf_counter()
-    for s in range(a.warmup, a.warmup + a.steps):
-        step(s)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "threads": a.threads,
-        "batch_size": a.batch_size,
-        "steps": a.steps,
-        "samples_per_second": a.steps * a.batch_size / seconds,
-        "samples_per_cpu_second": a.steps * a.batch_size / cpu_seconds,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-    }))
+    seconds, cpu_seconds = twin.time_steps(step, a.steps, a.warmup)
+    twin.print_line(a.threads, a.steps, a.steps * a.batch_size, "samples", seconds, cpu_seconds, batch_size=a.batch_size)
 
 
 if __name__ == "__main__":

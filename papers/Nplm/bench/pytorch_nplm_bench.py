@@ -19,13 +19,16 @@ Prints one JSON line: words_per_second, model_gflops, the shape, the BLAS librar
 """
 import argparse
 import ctypes
-import json
 import math
-import time
+import os
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+import twin  # noqa: E402  (tools/bench/twin.py: what every twin shares)
 
 
 class NPLM(nn.Module):
@@ -69,13 +72,6 @@ def retain_freed_memory():
     return libc.mallopt(-4, 0) == 1 and libc.mallopt(-1, 2**31 - 1) == 1
 
 
-def loaded_blas():
-    """The BLAS shared object actually mapped into this process (the package links libblas.so.3)."""
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "blas" in line}
-    return sorted(paths)
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
@@ -96,34 +92,21 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.25)
     g = torch.Generator().manual_seed(1)
 
-    def step():
+    def step(_s):
         x = torch.randint(0, a.vocab_size, (a.batch_size, a.order - 1), generator=g)
         y = torch.randint(0, a.vocab_size, (a.batch_size,), generator=g)
         opt.zero_grad(set_to_none=False)
         (model(x, y) + model.penalty(x, 1e-4)).backward()
         opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    cpu, start = time.process_time(), time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    seconds, cpu_seconds = twin.time_steps(step, a.steps, a.warmup)
     width = (a.order - 1) * a.features
     flops_per_word = 6.0 * (a.vocab_size * a.hidden + (a.vocab_size * width if a.direct else 0) + a.hidden * width)
-    words_per_second = a.steps * a.batch_size / seconds
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "blas": loaded_blas(),
-        "threads": a.threads,
-        "vocab_size": a.vocab_size, "order": a.order, "features": a.features, "hidden": a.hidden, "direct": a.direct,
-        "batch_size": a.batch_size,
-        "retain_freed_memory": retained,
-        "words_per_second": words_per_second,
-        "words_per_cpu_second": a.steps * a.batch_size / cpu_seconds,
-        "model_gflops": words_per_second * flops_per_word / 1e9,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }))
+    twin.print_line(a.threads, a.steps, a.steps * a.batch_size, "words", seconds, cpu_seconds,
+                    blas=twin.loaded_blas(), vocab_size=a.vocab_size, order=a.order, features=a.features, hidden=a.hidden,
+                    direct=a.direct, batch_size=a.batch_size, retain_freed_memory=retained,
+                    model_gflops=a.steps * a.batch_size / seconds * flops_per_word / 1e9,
+                    parameters=sum(p.numel() for p in model.parameters()))
 
 
 if __name__ == "__main__":

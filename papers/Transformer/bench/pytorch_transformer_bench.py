@@ -21,14 +21,16 @@ Prints one JSON line: tokens_per_second (predicted target tokens, wall), tokens_
 parameters, date, machine.
 """
 import argparse
-import json
 import math
 import os
-import time
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+import twin  # noqa: E402  (tools/bench/twin.py: what every twin shares)
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -134,17 +136,6 @@ class Transformer(nn.Module):
         return F.linear(x, self.tgt_embed.lut.weight)
 
 
-def machine():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} logical cores, {mem:.1f} GiB"
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
@@ -178,24 +169,10 @@ def main():
         loss.backward()
         opt.step()
 
-    for s in range(a.warmup):
-        step(s)
-    cpu, start = time.process_time(), time.perf_counter()
-    for s in range(a.warmup, a.warmup + a.steps):
-        step(s)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    tokens = a.steps * a.pairs * (a.target_length - 1)
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "threads": a.threads,
-        "batch": f"{a.pairs} pairs, source {a.source_length}, target {a.target_length}",
-        "steps": a.steps,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "tokens_per_second": tokens / seconds,
-        "tokens_per_cpu_second": tokens / cpu_seconds,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-    }))
+    seconds, cpu_seconds = twin.time_steps(step, a.steps, a.warmup)
+    twin.print_line(a.threads, a.steps, a.steps * a.pairs * (a.target_length - 1), "tokens", seconds, cpu_seconds,
+                    batch=f"{a.pairs} pairs, source {a.source_length}, target {a.target_length}",
+                    parameters=sum(p.numel() for p in model.parameters()))
 
 
 if __name__ == "__main__":
