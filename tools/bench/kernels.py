@@ -58,6 +58,20 @@ def main():
     timed("gpt gelu (768×512)", lambda: F.gelu(dh), a.repeats * 10)
     timed("gpt layer_norm (768×128)", lambda: F.layer_norm(x, (C,)), a.repeats * 10)
 
+    img, w1, c1in = R(64, 1, 28, 28), R(6, 1, 5, 5).requires_grad_(), R(64, 6, 14, 14).requires_grad_()
+    w2, pin = R(16, 6, 5, 5).requires_grad_(), R(64, 6, 28, 28).requires_grad_()
+
+    def backward_of(f):
+        def run():
+            out = f()
+            out.sum().backward()
+            return out
+        return run
+
+    timed("lenet5 conv1 1→6 5×5 forward+backward (64×1×28×28)", backward_of(lambda: F.conv2d(img, w1, padding=2)), a.repeats)
+    timed("lenet5 conv2 6→16 5×5 forward+backward (64×6×14×14)", backward_of(lambda: F.conv2d(c1in, w2)), a.repeats)
+    timed("lenet5 max_pool2d 2×2 forward+backward (64×6×28×28)", backward_of(lambda: F.max_pool2d(pin, 2)), a.repeats)
+
     m1, m2 = R(1024, 1024), R(1024, 1024)
     timed("sgemm 1024² (2.1 GFLOP)", lambda: m1.mm(m2), max(1, a.repeats // 5))
 

@@ -4,11 +4,11 @@
 #   bash tools/bench/kernels.sh [rounds=3] [threads="1 2"] [repeats=100]
 #
 # Each round runs tools/bench/Kernels (TorchSharp) then tools/bench/kernels.py (PyTorch) at each thread count,
-# the same operations and shapes (NPLM's output layer, the GPT's default block, a 1024² product), and prints,
-# per operation and thread count, the median milliseconds per call of the rounds and the ratio PyTorch /
-# TorchSharp time (> 1: TorchSharp faster, as in compare-all.sh). Both sides keep freed memory as every run
-# does (tools/bench/lib.sh). Needs a Release build (dotnet build PaperLab.sln -c Release) and Debian's
-# python3-torch with OpenBLAS; measure on an otherwise idle machine.
+# the same operations and shapes (NPLM's output layer, the GPT's default block, LeNet-5's convolutions, a 1024²
+# product), and prints, per operation and thread count, the median milliseconds per call of the rounds and the
+# ratio PyTorch / TorchSharp time (> 1: TorchSharp faster, as in compare-all.sh). Both sides keep freed memory
+# as every run does (tools/bench/lib.sh). Needs a Release build (dotnet build PaperLab.sln -c Release) and
+# Debian's python3-torch with OpenBLAS; measure on an otherwise idle machine.
 set -euo pipefail
 rounds=${1:-3}; threads=${2:-"1 2"}; repeats=${3:-100}
 source "$(dirname "$0")/lib.sh"

@@ -2,8 +2,8 @@
 // TorchSharp; ../kernels.py times the same operations, same shapes, in PyTorch, and ../kernels.sh alternates the
 // two and prints a table. It answers what a whole-step ratio (tools/bench/compare-all.sh) cannot: which
 // kernel makes one framework slower than the other. Shapes: NPLM's output layer (Table 1's MLP9 over the
-// Brown vocabulary, batch 256), the GPT's default block (B·T = 12·64 rows, n_embd 128), and a square 1024²
-// product for the BLAS alone.
+// Brown vocabulary, batch 256), the GPT's default block (B·T = 12·64 rows, n_embd 128), LeNet-5's convolutions
+// and pooling (batch 64), and a square 1024² product for the BLAS alone.
 //
 //   dotnet tools/bench/Kernels/bin/Release/net10.0/Kernels.dll [--threads N] [--repeats R]
 //
@@ -80,6 +80,14 @@ Time("gpt grad x = dh·W (768×512 · 512×128)", () => dh.mm(w), repeats * 10);
 Time("gpt grad W = dhᵀ·x (512×768 · 768×128)", () => dh.t().mm(x), repeats * 10);
 Time("gpt gelu (768×512)", () => nn.functional.gelu(dh), repeats * 10);
 Time("gpt layer_norm (768×128)", () => nn.functional.layer_norm(x, new long[] { C }), repeats * 10);
+
+// LeNet-5's convolutions and pooling, batch 64, forward and backward (input and weight gradients): libtorch's
+// native kernels here (oneDNN off), PyTorch 1.13's oneDNN in the twin
+Tensor img = R(64, 1, 28, 28), w1 = R(6, 1, 5, 5).requires_grad_(), c1in = R(64, 6, 14, 14).requires_grad_();
+Tensor w2 = R(16, 6, 5, 5).requires_grad_(), pin = R(64, 6, 28, 28).requires_grad_();
+Time("lenet5 conv1 1→6 5×5 forward+backward (64×1×28×28)", () => { var o = nn.functional.conv2d(img, w1, padding: new long[] { 2, 2 }); o.sum().backward(); return o; }, repeats);
+Time("lenet5 conv2 6→16 5×5 forward+backward (64×6×14×14)", () => { var o = nn.functional.conv2d(c1in, w2); o.sum().backward(); return o; }, repeats);
+Time("lenet5 max_pool2d 2×2 forward+backward (64×6×28×28)", () => { var o = nn.functional.max_pool2d(pin, 2); o.sum().backward(); return o; }, repeats);
 
 // the BLAS alone
 Tensor m1 = R(1024, 1024), m2 = R(1024, 1024);
