@@ -6,10 +6,11 @@ Prints one JSON line per operation: op, ms (median of 5 timed repeats of R calls
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn.functional as F
+
+import twin  # tools/bench/twin.py, beside this file: the timed loop every twin uses
 
 
 def main():
@@ -22,15 +23,9 @@ def main():
     R = lambda *shape: torch.randn(*shape, generator=g)
 
     def timed(op, f, calls):
-        for _ in range(max(3, calls // 10)):
-            f()
-        per_call = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(calls):
-                f()
-            per_call.append((time.perf_counter() - start) * 1000 / calls)
-        per_call.sort()
+        # warm up before the first repeat only
+        per_call = sorted(twin.time_steps(lambda _s: f(), calls, max(3, calls // 10) if r == 0 else 0)[0] * 1000 / calls
+                          for r in range(5))
         print(json.dumps({"op": op, "ms": round(per_call[2], 4), "threads": a.threads,
                           "framework": f"pytorch {torch.__version__}"}, ensure_ascii=False))
 

@@ -12,11 +12,8 @@
 set -euo pipefail
 rounds=${1:-3}; threads=${2:-"1 2"}; repeats=${3:-100}
 source "$(dirname "$0")/lib.sh"
-root=$(cd "$(dirname "$0")/../.." && pwd)
-dll="$root/tools/bench/Kernels/bin/Release/net10.0/Kernels.dll"
-[[ -f $dll ]] || { echo "missing $dll: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
-openblas=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
-[[ -d $openblas ]] || { echo "missing $openblas: apt install libopenblas0-openmp python3-torch" >&2; exit 2; }
+dll="$(cd "$(dirname "$0")" && pwd)/Kernels/bin/Release/net10.0/Kernels.dll"
+bench_needs "$dll"
 command -v jq > /dev/null || { echo "needs jq (apt install jq)" >&2; exit 2; }
 
 out=$(mktemp); trap 'rm -f "$out"' EXIT

@@ -2,20 +2,27 @@
 #
 #   source "$(dirname "$0")/../../../tools/bench/lib.sh"
 #   bench_paper Gpt                  # sets root, dll (the paper's Release build) and openblas, or exits 2 saying what is missing
+#                                    # (bench_needs DLL: the same for another program)
 #   compare_twins STEPS_OPTION ...   # see below
 #
 # The PyTorch side is Debian's python3-torch 1.13, which links the reference BLAS unless Debian's OpenMP
 # build of OpenBLAS comes first on LD_LIBRARY_PATH (OPENBLAS_DIR: another copy of the same library).
 
-# bench_paper PAPER: root (the repository), dll (papers/PAPER/bin/Release/net10.0/PAPER.dll), openblas (its folder).
-bench_paper() {
+# bench_needs DLL: root (the repository) and openblas (its folder), or exits 2 saying what is missing: the Release
+# build DLL, Debian's OpenBLAS, Debian's PyTorch.
+bench_needs() {
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-  dll="$root/papers/$1/bin/Release/net10.0/$1.dll"
-  [[ -f $dll ]] || { echo "missing $dll: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
+  [[ -f $1 ]] || { echo "missing $1: run 'dotnet build $root/PaperLab.sln -c Release' first" >&2; exit 2; }
   openblas=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
   [[ -d $openblas ]] || { echo "missing $openblas: apt install libopenblas0-openmp python3-torch" >&2; exit 2; }
   [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2> /dev/null \
     || { echo "Debian's PyTorch is missing: apt install python3-torch libopenblas0-openmp" >&2; exit 2; }
+}
+
+# bench_paper PAPER: root, openblas and dll (papers/PAPER/bin/Release/net10.0/PAPER.dll), as bench_needs.
+bench_paper() {
+  dll="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/papers/$1/bin/Release/net10.0/$1.dll"
+  bench_needs "$dll"
 }
 
 # field KEY: the number after "KEY": in the JSON line on stdin.

@@ -181,8 +181,8 @@ public static class MemoryBench
     }
 
     /// <summary>Resets VmHWM to the current resident size (Linux ≥ 4.0: write 5 to /proc/self/clear_refs).</summary>
-    /// <returns>False when the file cannot be written (then VmHWM is the peak since the process started).</returns>
-    static bool ResetPeak()
+    /// <returns>False when the file cannot be written, as in some sandboxes (then VmHWM is the peak since the process started).</returns>
+    public static bool ResetPeak()
     {
         try
         {

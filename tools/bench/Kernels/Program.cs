@@ -7,11 +7,10 @@
 //
 //   dotnet tools/bench/Kernels/bin/Release/net10.0/Kernels.dll [--threads N] [--repeats R]
 //
-// Prints one JSON line per operation: op, ms (median of 5 timed repeats of R calls, per call), threads.
+// Prints one JSON line per operation: op, ms (median of 5 timed repeats of R calls, per call), and the bench line's
+// fields (framework, threads, date, machine: BenchClock.Line).
 
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
+using PaperLab.Training;
 using static TorchSharp.torch;
 
 int threads = 1, repeats = 100;
@@ -46,19 +45,15 @@ Tensor R(params long[] shape) => randn(shape, generator: g);
 
 void Time(string op, Func<Tensor> f, int calls)
 {
-    for (int i = 0; i < Math.Max(3, calls / 10); i++) { using var s = NewDisposeScope(); f(); }
+    void Call(long _) { using var s = NewDisposeScope(); f(); }
     var perCall = new double[5];
-    for (int r = 0; r < perCall.Length; r++)
-    {
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < calls; i++) { using var s = NewDisposeScope(); f(); }
-        perCall[r] = clock.Elapsed.TotalMilliseconds / calls;
-    }
+    for (int r = 0; r < perCall.Length; r++)   // warm up before the first repeat only
+        perCall[r] = BenchClock.Time(Call, calls, warmup: r == 0 ? Math.Max(3, calls / 10) : 0).Seconds * 1000 / calls;
     Array.Sort(perCall);
-    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-    {
-        ["op"] = op, ["ms"] = Math.Round(perCall[2], 4), ["threads"] = threads, ["framework"] = "TorchSharp 0.107",
-    }));
+    var line = BenchClock.Line(threads, calls);
+    line["op"] = op;
+    line["ms"] = Math.Round(perCall[2], 4);
+    BenchClock.Print(line);
 }
 
 // NPLM, MLP9 on Brown: a (256, 100) hidden layer, U (17907, 100), b (17907), logits (256, 17907)
