@@ -258,7 +258,7 @@ public static class RunEnvironment
     /// <summary>The program's command line as typed (arguments after the program).</summary>
     public static string CommandLine() => string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
 
-    /// <summary>Versions of .NET, TorchSharp, libtorch and ML.NET in this process, and the oneDNN setting.</summary>
+    /// <summary>Versions of .NET, TorchSharp, libtorch and ML.NET in this process, the oneDNN setting and oneMKL's kernels.</summary>
     public static Dictionary<string, string> Versions() => new()
     {
         ["dotnet"] = RuntimeInformation.FrameworkDescription,
@@ -267,6 +267,7 @@ public static class RunEnvironment
         ["Microsoft.ML"] = PackageVersion(typeof(Microsoft.ML.MLContext)),
         ["TorchSharp.PyBridge"] = PackageVersion(typeof(TorchSharp.PyBridge.PyBridgeModuleExtensions)),
         ["onednn"] = PaperLab.Torch.TorchRuntime.OneDnnSetting,
+        ["mkl"] = PaperLab.Torch.TorchRuntime.MklSetting,
     };
 
     /// <summary>The informational (package) version of the assembly defining <paramref name="type"/>, without a commit suffix.</summary>

@@ -62,6 +62,7 @@ public static class BenchClock
             ["machine"] = $"{m["cpu"]}, {m["logical_cores"]} logical cores, {m["memory_gib"]} GiB",
             ["convolutions"] = PaperLab.Torch.TorchRuntime.ConvolutionKernels,
             ["onednn"] = PaperLab.Torch.TorchRuntime.OneDnnSetting,
+            ["mkl"] = PaperLab.Torch.TorchRuntime.MklSetting,
         };
     }
 
