@@ -2,8 +2,8 @@
  *
  * Why: oneMKL picks a code path per CPU, but first asks mkl_serv_intel_cpu_true() whether the processor
  * is an Intel one; on any other (an AMD EPYC here) the answer is 0 and every BLAS call takes its generic
- * path, whatever instructions the processor has. libtorch 2.10 links oneMKL 2024.0 statically; its
- * MKL_DEBUG_CPU_TYPE, MKL_ENABLE_INSTRUCTIONS and MKL_CBWR change nothing there (measured). On the
+ * path, whatever instructions the processor has. libtorch 2.10 links oneMKL 2024.0 statically; none of
+ * MKL_DEBUG_CPU_TYPE, MKL_ENABLE_INSTRUCTIONS and MKL_CBWR lifts that there (measured). On the
  * reference machine the generic path multiplies 1024 x 1024 float32 matrices at about 90 GFLOP/s on one
  * thread, the AVX-512 path at about 200.
  *
