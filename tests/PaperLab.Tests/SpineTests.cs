@@ -602,4 +602,20 @@ public class ResultsTests
         Assert.EndsWith($"{ResultsTable.End}\nafter\n", spliced);
         Assert.Equal(spliced, ResultsTable.Splice(spliced, table));   // idempotent: readme --check passes after readme
     }
+
+    [Fact]
+    public void A_record_can_report_its_own_figure_beside_a_published_one_it_cannot_measure()
+    {
+        var summary = new System.Text.Json.Nodes.JsonObject { ["fd_lenet"] = 20.36, ["fd_samples"] = 1000, ["dataset"] = "fashion-mnist" };
+        var record = new ResultRecord("DDPM", "papers/Ddpm", "fashion-mnist", "fid_inception_cifar10", double.NaN,
+                                      new Published("fid_inception_cifar10", 3.17, "Ho et al. 2020", LowerIsBetter: true, Comparable: false),
+                                      "dotnet run --project papers/Ddpm -c Release", 1167, 1434, 2, "2026-12-03", "AMD EPYC, 2 cores, 24 GiB",
+                                      "20261203-120134", summary, new());
+        Assert.Contains("| — |", ResultsTable.Markdown([record]));
+        var ours = record.WithMetric("fd_lenet");
+        Assert.Equal(("fd_lenet", 20.36), (ours.Metric, ours.Ours));
+        Assert.Contains("| fd lenet | 20.3600 | 3.1700 (Ho et al. 2020) — not comparable |", ResultsTable.Markdown([ours]));
+        var e = Assert.Throws<RunFailureException>(() => record.WithMetric("fid"));
+        Assert.Contains("fd_lenet, fd_samples", e.Message);
+    }
 }

@@ -77,9 +77,10 @@ public class MatrixProductTests
 {
     /// <summary>
     /// The build compiles build/mkl_intel_cpu.c beside PaperLab.Shared.dll and TorchRuntime loads it, so
-    /// oneMKL runs the widest kernels this processor's feature bits allow (on an Intel processor it does so
-    /// without the library). Fails when the build skipped it while a C compiler exists, when dlopen refused it,
-    /// or when oneMKL kept its generic path.
+    /// oneMKL runs vector kernels this processor's feature bits allow (on an Intel processor it does so
+    /// without the library): AVX-512 on an AVX-512 processor such as the reference machine's, at least AVX2 on
+    /// any AVX2 one. Fails when the build skipped it while a C compiler exists, when dlopen refused it, or when
+    /// oneMKL kept its generic path.
     /// </summary>
     [Fact]
     public void OneMkl_runs_the_widest_kernels_the_processor_has()
@@ -94,9 +95,10 @@ public class MatrixProductTests
         if (TorchRuntime.MklIntelCpu != "loaded") return;
         string flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags")) ?? "";
         string[] has = flags.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        string expected = has.Contains("avx512f") ? "AVX-512" : has.Contains("avx2") ? "AVX2" : "SSE4.2";
-        Assert.Equal(expected, TorchRuntime.MklKernels);
-        Assert.StartsWith(expected + " kernels; libpaperlab_mkl_intel_cpu.so loaded", TorchRuntime.MklSetting);
+        if (has.Contains("avx512f")) Assert.Equal("AVX-512", TorchRuntime.MklKernels);
+        else if (has.Contains("avx2")) Assert.Contains(TorchRuntime.MklKernels, new[] { "AVX2", "AVX-512" });
+        Assert.NotEqual("generic", TorchRuntime.MklKernels);
+        Assert.Equal($"{TorchRuntime.MklKernels} kernels; libpaperlab_mkl_intel_cpu.so loaded", TorchRuntime.MklSetting);
     }
 
     /// <summary>

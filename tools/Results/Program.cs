@@ -1,6 +1,6 @@
 // The results table of the READMEs, built from runs, never copied by hand.
 //
-//   dotnet run --project tools/Results -- add runs/lenet5/20261203-101500 [--name mnist] [--note "under load"]
+//   dotnet run --project tools/Results -- add runs/lenet5/20261203-101500 [--name mnist] [--note "under load"] [--metric fd_lenet]
 //       records a finished run as papers/<Paper>/results/<name>.json (summary, settings, command, machine)
 //   dotnet run --project tools/Results -- table [RUN or RECORD ...]
 //       prints the Markdown rows (of the given runs or records; default: every recorded result)
@@ -18,9 +18,11 @@ var root = new RootCommand("The README results table, built from run folders (su
 var add = new Command("add", "record finished run folders as papers/<Paper>/results/<name>.json");
 var runs = new Argument<string[]>("runs") { Description = "run folders", Arity = ArgumentArity.OneOrMore };
 var name = new Option<string?>("--name") { Description = "file name of the record (default: the dataset, plus the preset if any)" };
+var metric = new Option<string?>("--metric") { Description = "the summary figure to report as ours (default: the published figure's metric; for a paper whose published figure the run cannot measure, e.g. DDPM: fd_lenet)" };
 var note = new Option<string?>("--note") { Description = "what a reader must know about the measurement, e.g. \"under load\" (shown in the table)" };
 add.Arguments.Add(runs);
 add.Options.Add(name);
+add.Options.Add(metric);
 add.Options.Add(note);
 var table = new Command("table", "print the Markdown rows");
 var sources = new Argument<string[]>("sources") { Description = "run folders or result records (default: every recorded result)", Arity = ArgumentArity.ZeroOrMore };
@@ -43,6 +45,9 @@ add.SetAction(r => GuardVoid(() =>
     foreach (var run in r.GetValue(runs)!)
     {
         var record = ResultRecord.FromRun(run) with { Note = r.GetValue(note) };
+        if (r.GetValue(metric) is { } m) record = record.WithMetric(m);
+        else if (double.IsNaN(record.Ours))
+            throw new RunFailureException($"{run}/summary.json has no '{record.Metric}', the published figure's metric; say which figure is ours with --metric");
         string preset = record.Summary["preset"]?.GetValue<string>() is { } p && p != "cpu" ? "-" + p : "";
         string file = (r.GetValue(name) ?? Slug(record.Dataset) + preset) + ".json";
         string path = Path.Combine(repo, record.Project, "results", file);

@@ -67,6 +67,25 @@ public sealed record ResultRecord(string Paper, string Project, string Dataset, 
             Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)), summary, config["hyperparameters"] as JsonObject ?? new JsonObject());
     }
 
+    /// <summary>
+    /// The record with <paramref name="metric"/> of the run's summary as our figure, for a paper whose published
+    /// figure is not one the run can measure (DDPM: the paper's CIFAR-10 Inception FID, ours a Fréchet distance
+    /// on LeNet-5 features); such a row stays "not comparable" unless the published figure says it is.
+    /// </summary>
+    /// <exception cref="RunFailureException">The summary has no number named <paramref name="metric"/>; the message lists those it has.</exception>
+    public ResultRecord WithMetric(string metric)
+    {
+        static bool Number(JsonNode? node, out double value)
+        {
+            value = double.NaN;
+            return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+                && double.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        }
+        if (Number(Summary[metric], out double ours)) return this with { Metric = metric, Ours = ours };
+        var numbers = Summary.Where(p => Number(p.Value, out _)).Select(p => p.Key);
+        throw new RunFailureException($"{Run}/summary.json has no number '{metric}'; --metric takes one of: {string.Join(", ", numbers)}");
+    }
+
     /// <summary>"dotnet run --project papers/LeNet5 -c Release -- --dataset fashion-mnist", leaving out --out and --data (this machine's folders) with their values.</summary>
     public static string CommandOf(string project, string commandLine)
     {
