@@ -14,9 +14,17 @@ namespace PaperLab.Tests;
 /// </summary>
 public abstract class OneTorchThread : IDisposable
 {
-    readonly int _threads = torch.get_num_threads();
-    protected OneTorchThread() => torch.set_num_threads(1);
-    public void Dispose() { torch.set_num_threads(_threads); GC.SuppressFinalize(this); }
+    readonly TorchThreads _threads = new(1);
+    public void Dispose() { _threads.Dispose(); GC.SuppressFinalize(this); }
+}
+
+/// <summary>Sets libtorch's thread count for a using block and restores the previous count when disposed.</summary>
+public sealed class TorchThreads : IDisposable
+{
+    readonly int _previous = torch.get_num_threads();
+    /// <param name="count">Threads for the block, ≥ 1.</param>
+    public TorchThreads(int count) => torch.set_num_threads(count);
+    public void Dispose() => torch.set_num_threads(_previous);
 }
 
 /// <summary>A small learnable problem for the toolkit's tests: 4 Gaussian blobs in 10 dimensions.</summary>

@@ -43,33 +43,28 @@ public class TorchRuntimeTests
     [InlineData(2, 64, 6, 16, 14, 5)]
     public void Convolution_input_gradients_are_exact_and_repeatable(int threadCount, int b, int cIn, int cOut, int size, int k)
     {
-        int threads = torch.get_num_threads();
-        torch.set_num_threads(threadCount);
+        using var threads = new TorchThreads(threadCount);
         TorchRuntime.UseNativeConvolutions();   // what every run does (process-wide); the oneDNN path is checked with PAPERLAB_CONV=onednn
-        try
+        torch.manual_seed(0);
+        using var w = randn(cOut, cIn, k, k, dtype: float64) * 0.1;
+        using var x = randn(b, cIn, size, size, dtype: float64);
+        using var g = randn(b, cOut, size, size, dtype: float64);
+        Tensor InputGrad(ScalarType type)
         {
-            torch.manual_seed(0);
-            using var w = randn(cOut, cIn, k, k, dtype: float64) * 0.1;
-            using var x = randn(b, cIn, size, size, dtype: float64);
-            using var g = randn(b, cOut, size, size, dtype: float64);
-            Tensor InputGrad(ScalarType type)
-            {
-                using var scope = NewDisposeScope();
-                var xi = x.to(type).detach().clone().requires_grad_(true);
-                var y = nn.functional.conv2d(xi, w.to(type), padding: new long[] { k / 2, k / 2 });
-                (y * g.to(type)).sum().backward();
-                return xi.grad!.to(float64).MoveToOuterDisposeScope();
-            }
-            using var reference = InputGrad(float64);
-            for (int call = 0; call < 3; call++)
-            {
-                using var got = InputGrad(float32);
-                Assert.True(got.isfinite().all().item<bool>(), $"call {call}: the float32 input gradient has NaN or infinite entries");
-                double err = (got - reference).abs().max().item<double>();
-                Assert.True(err < 1e-4, $"call {call}: float32 input gradient differs from float64 by {err:e2} (expected < 1e-4)");
-            }
+            using var scope = NewDisposeScope();
+            var xi = x.to(type).detach().clone().requires_grad_(true);
+            var y = nn.functional.conv2d(xi, w.to(type), padding: new long[] { k / 2, k / 2 });
+            (y * g.to(type)).sum().backward();
+            return xi.grad!.to(float64).MoveToOuterDisposeScope();
         }
-        finally { torch.set_num_threads(threads); }
+        using var reference = InputGrad(float64);
+        for (int call = 0; call < 3; call++)
+        {
+            using var got = InputGrad(float32);
+            Assert.True(got.isfinite().all().item<bool>(), $"call {call}: the float32 input gradient has NaN or infinite entries");
+            double err = (got - reference).abs().max().item<double>();
+            Assert.True(err < 1e-4, $"call {call}: float32 input gradient differs from float64 by {err:e2} (expected < 1e-4)");
+        }
     }
 }
 
@@ -121,47 +116,42 @@ public class MatrixProductTests
     [InlineData(1, 6, 19, 11, 23)]
     public void Float32_products_match_float64_and_repeat(int threadCount, int batch, int m, int k, int n)
     {
-        int threads = torch.get_num_threads();
-        torch.set_num_threads(threadCount);
+        using var threads = new TorchThreads(threadCount);
+        torch.manual_seed(1);
+        long[] Shape(int rows, int cols) => batch == 0 ? new long[] { rows, cols } : new long[] { batch, rows, cols };
+        using var a = randn(Shape(m, k), dtype: float64);
+        using var b = randn(Shape(n, k), dtype: float64);
+        using var g = randn(Shape(m, n), dtype: float64);
+        (Tensor y, Tensor da, Tensor db) Products(ScalarType type)
+        {
+            using var scope = NewDisposeScope();
+            var ai = a.to(type).detach().requires_grad_(true);
+            var bi = b.to(type).detach().requires_grad_(true);
+            var y = ai.matmul(bi.transpose(-2, -1));          // y = a·bᵀ, as nn.Linear and attention scores
+            (y * g.to(type)).sum().backward();                   // da = g·b, db = gᵀ·a
+            return (y.detach().to(float64).MoveToOuterDisposeScope(), ai.grad!.to(float64).MoveToOuterDisposeScope(), bi.grad!.to(float64).MoveToOuterDisposeScope());
+        }
+        var (y64, da64, db64) = Products(float64);
+        using var _y = y64; using var _a = da64; using var _b = db64;
+        Tensor? firstY = null;
         try
         {
-            torch.manual_seed(1);
-            long[] Shape(int rows, int cols) => batch == 0 ? new long[] { rows, cols } : new long[] { batch, rows, cols };
-            using var a = randn(Shape(m, k), dtype: float64);
-            using var b = randn(Shape(n, k), dtype: float64);
-            using var g = randn(Shape(m, n), dtype: float64);
-            (Tensor y, Tensor da, Tensor db) Products(ScalarType type)
+            for (int call = 0; call < 3; call++)
             {
-                using var scope = NewDisposeScope();
-                var ai = a.to(type).detach().requires_grad_(true);
-                var bi = b.to(type).detach().requires_grad_(true);
-                var y = ai.matmul(bi.transpose(-2, -1));          // y = a·bᵀ, as nn.Linear and attention scores
-                (y * g.to(type)).sum().backward();                   // da = g·b, db = gᵀ·a
-                return (y.detach().to(float64).MoveToOuterDisposeScope(), ai.grad!.to(float64).MoveToOuterDisposeScope(), bi.grad!.to(float64).MoveToOuterDisposeScope());
-            }
-            var (y64, da64, db64) = Products(float64);
-            using var _y = y64; using var _a = da64; using var _b = db64;
-            Tensor? firstY = null;
-            try
-            {
-                for (int call = 0; call < 3; call++)
+                var (y, da, db) = Products(float32);
+                using var __y = y; using var __a = da; using var __b = db;
+                // Rounding a sum of `terms` products of unit normals to float32 errs by about 6e-8·terms (worst case);
+                // 4e-5·√terms is far above the typical error and far below a wrong kernel's (order 1).
+                foreach (var (name, got, want, terms) in new[] { ("y", y, y64, k), ("grad a", da, da64, n), ("grad b", db, db64, m) })
                 {
-                    var (y, da, db) = Products(float32);
-                    using var __y = y; using var __a = da; using var __b = db;
-                    // Rounding a sum of `terms` products of unit normals to float32 errs by about 6e-8·terms (worst case);
-                    // 4e-5·√terms is far above the typical error and far below a wrong kernel's (order 1).
-                    foreach (var (name, got, want, terms) in new[] { ("y", y, y64, k), ("grad a", da, da64, n), ("grad b", db, db64, m) })
-                    {
-                        Assert.True(got.isfinite().all().item<bool>(), $"call {call}: float32 {name} has NaN or infinite entries");
-                        double err = (got - want).abs().max().item<double>(), bound = 4e-5 * Math.Sqrt(terms);
-                        Assert.True(err < bound, $"call {call}: float32 {name} differs from float64 by {err:e2} (expected < {bound:e2})");
-                    }
-                    if (firstY is null) firstY = y.clone();
-                    else Assert.True(firstY.equal(y).all().item<bool>(), $"call {call}: y differs from the first call's");
+                    Assert.True(got.isfinite().all().item<bool>(), $"call {call}: float32 {name} has NaN or infinite entries");
+                    double err = (got - want).abs().max().item<double>(), bound = 4e-5 * Math.Sqrt(terms);
+                    Assert.True(err < bound, $"call {call}: float32 {name} differs from float64 by {err:e2} (expected < {bound:e2})");
                 }
+                if (firstY is null) firstY = y.clone();
+                else Assert.True(firstY.equal(y).all().item<bool>(), $"call {call}: y differs from the first call's");
             }
-            finally { firstY?.Dispose(); }
         }
-        finally { torch.set_num_threads(threads); }
+        finally { firstY?.Dispose(); }
     }
 }

@@ -112,7 +112,7 @@ public static class TorchRuntime
     {
         try
         {
-            TorchSharp.torch.get_num_threads();   // let TorchSharp load libtorch first, so that the call below reaches the same library
+            LoadLibTorch();
             return mkl_serv_cpu_detect() switch
             {
                 0 => "generic",
@@ -174,7 +174,7 @@ public static class TorchRuntime
         if (string.Equals(Environment.GetEnvironmentVariable("PAPERLAB_CONV"), "onednn", StringComparison.OrdinalIgnoreCase)) return false;
         try
         {
-            TorchSharp.torch.get_num_threads();   // let TorchSharp load libtorch first, so that the calls below reach the same library
+            LoadLibTorch();
             IntPtr context = globalContext();
             setUserEnabledMkldnn(context, false);
             setUserEnabledNNPACK(context, false);
@@ -187,6 +187,9 @@ public static class TorchRuntime
             return false;
         }
     }
+
+    /// <summary>Lets TorchSharp load libtorch (from the libtorch-cpu package's folder) before a [DllImport("libtorch_cpu")] here, so that it reaches the same library.</summary>
+    static void LoadLibTorch() => TorchSharp.torch.get_num_threads();
 
     // at::globalContext() and three of at::Context's members (Itanium C++ ABI names; `this` is the first argument).
     [DllImport("libtorch_cpu", EntryPoint = "_ZN2at13globalContextEv")]
