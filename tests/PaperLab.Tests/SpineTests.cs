@@ -615,7 +615,7 @@ public class ResultsTests
         var ours = record.WithMetric("fd_lenet");
         Assert.Equal(("fd_lenet", 20.36), (ours.Metric, ours.Ours));
         Assert.Contains("| fd lenet | 20.3600 | 3.1700 (Ho et al. 2020) — not comparable |", ResultsTable.Markdown([ours]));
-        var e = Assert.Throws<RunFailureException>(() => record.WithMetric("fid"));
+        var e = Assert.Throws<UsageException>(() => record.WithMetric("fid"));
         Assert.Contains("fd_lenet, fd_samples", e.Message);
     }
 }

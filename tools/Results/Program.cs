@@ -47,7 +47,7 @@ add.SetAction(r => GuardVoid(() =>
         var record = ResultRecord.FromRun(run) with { Note = r.GetValue(note) };
         if (r.GetValue(metric) is { } m) record = record.WithMetric(m);
         else if (double.IsNaN(record.Ours))
-            throw new RunFailureException($"{run}/summary.json has no '{record.Metric}', the published figure's metric; say which figure is ours with --metric");
+            throw new UsageException($"{run}/summary.json has no '{record.Metric}', the published figure's metric; say which figure is ours with --metric");
         string preset = record.Summary["preset"]?.GetValue<string>() is { } p && p != "cpu" ? "-" + p : "";
         string file = (r.GetValue(name) ?? Slug(record.Dataset) + preset) + ".json";
         string path = Path.Combine(repo, record.Project, "results", file);
@@ -100,15 +100,21 @@ runsIndex.SetAction(r => Guard(() =>
     return 0;
 }));
 
-return root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)   // a usage error: exit 2, as every program here
+{
+    foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+    return ExitCodes.UsageError;
+}
+return parsed.Invoke();
 
 static int Guard(Func<int> action)
 {
     try { return action(); }
-    catch (Exception e) when (e is IFailureMessage)
+    catch (Exception e) when (e is IFailureMessage failure)
     {
         Console.Error.WriteLine($"error: {e.Message}");
-        return 1;
+        return failure.ExitCode;   // 2 for a usage error, 1 for a runtime failure
     }
 }
 

@@ -72,7 +72,7 @@ public sealed record ResultRecord(string Paper, string Project, string Dataset, 
     /// figure is not one the run can measure (DDPM: the paper's CIFAR-10 Inception FID, ours a Fréchet distance
     /// on LeNet-5 features); such a row stays "not comparable" unless the published figure says it is.
     /// </summary>
-    /// <exception cref="RunFailureException">The summary has no number named <paramref name="metric"/>; the message lists those it has.</exception>
+    /// <exception cref="UsageException">The summary has no number named <paramref name="metric"/>; the message lists those it has.</exception>
     public ResultRecord WithMetric(string metric)
     {
         static bool Number(JsonNode? node, out double value)
@@ -83,7 +83,7 @@ public sealed record ResultRecord(string Paper, string Project, string Dataset, 
         }
         if (Number(Summary[metric], out double ours)) return this with { Metric = metric, Ours = ours };
         var numbers = Summary.Where(p => Number(p.Value, out _)).Select(p => p.Key);
-        throw new RunFailureException($"{Run}/summary.json has no number '{metric}'; --metric takes one of: {string.Join(", ", numbers)}");
+        throw new UsageException($"{Run}/summary.json has no number '{metric}'; --metric takes one of: {string.Join(", ", numbers)}");
     }
 
     /// <summary>"dotnet run --project papers/LeNet5 -c Release -- --dataset fashion-mnist", leaving out --out and --data (this machine's folders) with their values.</summary>
